@@ -1,0 +1,85 @@
+"The regeneration runner end to end: papermill runs of fixture studies through the real CLI."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pandas as pd
+import pytest
+from conftest import quantnotes, FIXTURES, BIN, ROOT
+
+STUDIES = FIXTURES/'studies'
+MANIFEST_KEYS = {'study', 'profile', 'parameters', 'seed', 'git_commit', 'env_hash', 'start', 'end', 'wall_seconds',
+                 'status'}
+
+def test_list_shows_studies_and_profiles():
+    r = quantnotes('regenerate', '--list', '--studies-dir', STUDIES)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [l.split()[0] for l in lines] == ['failing', 'tiny']
+    assert 'quick, full' in lines[1]
+
+def test_list_default_finds_the_real_studies():
+    r = quantnotes('regenerate', '--list')
+    assert r.returncode == 0, r.stderr
+    assert 'vol_surface_repair' in r.stdout and 'smoke' in r.stdout
+
+def test_profile_parameters_are_injected_and_manifest_is_complete(tmp_path):
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--profile', 'full',
+                   '--seed', '11', '--no-progress')
+    assert r.returncode == 0, r.stderr
+    rep = tmp_path/'tiny'
+    man = json.loads((rep/'manifest.json').read_text())
+    assert MANIFEST_KEYS <= set(man)
+    assert man['status'] == 'ok' and man['profile'] == 'full' and man['seed'] == 11
+    assert man['parameters'] == {'n': 50, 'profile': 'full', 'seed': 11}
+    assert len(man['env_hash']) == 16 and man['wall_seconds'] > 0
+    # the notebook really ran with the injected values
+    res = json.loads((rep/'results'/'summary.json').read_text())
+    assert res == {'n': 50, 'profile': 'full', 'seed': 11, 'sum': sum(i*i for i in range(50))}
+    df = pd.read_csv(rep/'tables'/'squares.csv')
+    assert len(df) == 50 and (rep/'tables'/'squares.md').exists() and (rep/'figures'/'squares.png').exists()
+    assert (rep/'tiny.ipynb').exists()
+    assert set(man['outputs']) >= {'tiny.ipynb', 'tables/squares.csv', 'tables/squares.md', 'figures/squares.png'}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.')], 'staging folder left behind'
+
+def test_failing_study_is_reported_and_others_still_run(tmp_path):
+    good = tmp_path/'failing'
+    good.mkdir(); (good/'sentinel.txt').write_text('last good report')
+    r = quantnotes('regenerate', '--studies-dir', STUDIES, '--out', tmp_path, '--no-progress')
+    assert r.returncode == 1
+    assert 'FAILED failing' in r.stderr and 'failing.ipynb' in r.stderr
+    assert 'ValueError: deliberate failure in the fixture study' in r.stderr
+    assert 'raise ValueError' in r.stderr  # the failing cell's source is shown
+    assert '1 of 2 studies failed: failing' in r.stderr
+    assert (tmp_path/'tiny'/'manifest.json').exists(), 'the other study did not run'
+    man = json.loads((tmp_path/'failing.failed'/'manifest.json').read_text())
+    assert man['status'] == 'failed' and man['error']['ename'] == 'ValueError'
+    assert man['error']['cell_index'] is not None
+    assert (good/'sentinel.txt').read_text() == 'last good report', 'a failed run replaced the last good report'
+
+def test_parallel_jobs(tmp_path):
+    t0 = time.time()
+    r = quantnotes('regenerate', '--studies-dir', STUDIES, '--out', tmp_path, '--jobs', '2', '--no-progress')
+    assert r.returncode == 1
+    assert (tmp_path/'tiny'/'manifest.json').exists() and (tmp_path/'failing.failed'/'manifest.json').exists()
+
+def test_unknown_study_and_profile(tmp_path):
+    r = quantnotes('regenerate', 'nope', '--studies-dir', STUDIES, '--out', tmp_path)
+    assert r.returncode == 2 and "unknown study 'nope'" in r.stderr
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--profile', 'huge', '--no-progress')
+    assert r.returncode == 1 and "no profile 'huge'" in r.stderr
+    assert not (tmp_path/'tiny').exists()
+
+def test_interrupted_run_leaves_no_partial_report(tmp_path):
+    cmd = [str(BIN/'quantnotes'), 'regenerate', str(FIXTURES/'slow_studies'/'sleepy.ipynb'), '--out', str(tmp_path),
+           '--no-progress']
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    staged = None
+    for _ in range(300):  # wait until the study has written its first table into the staging folder
+        staged = [s for s in tmp_path.glob('.sleepy.staging-*/tables/early.md')]
+        if staged: break
+        time.sleep(0.1)
+    assert staged, 'the study never started'
+    os.killpg(p.pid, signal.SIGINT)
+    p.wait(timeout=60)
+    assert p.returncode != 0
+    assert not (tmp_path/'sleepy').exists(), 'an interrupted run produced a report'
+    assert not list(tmp_path.glob('.sleepy.staging-*')), 'staging folder left behind'
