@@ -83,3 +83,23 @@ def test_interrupted_run_leaves_no_partial_report(tmp_path):
     assert p.returncode != 0
     assert not (tmp_path/'sleepy').exists(), 'an interrupted run produced a report'
     assert not list(tmp_path.glob('.sleepy.staging-*')), 'staging folder left behind'
+
+def test_study_without_its_optional_data_is_skipped_not_failed(tmp_path):
+    nb = FIXTURES/'optional_studies'/'needs_data.ipynb'
+    r = quantnotes('regenerate', nb, '--out', tmp_path, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert 'skip   needs_data' in r.stdout and 'needs the fixture data folder' in r.stdout
+    man = json.loads((tmp_path/'needs_data.skipped'/'manifest.json').read_text())
+    assert man['status'] == 'skipped' and man['error']['ename'] == 'StudySkipped'
+    assert not (tmp_path/'needs_data').exists()
+
+def test_docs_note_a_skipped_study_instead_of_failing(tmp_path):
+    from quantnotes.docs import resolve_includes, check_pages
+    proc = tmp_path/'_proc'; (proc/'writeups').mkdir(parents=True)
+    page = proc/'writeups'/'p.qmd'
+    page.write_text('# P\n\n{{< include ../reports/needs_data/tables/t.md >}}\n')
+    r = quantnotes('regenerate', FIXTURES/'optional_studies'/'needs_data.ipynb', '--out', proc/'reports', '--no-progress')
+    assert r.returncode == 0, r.stderr
+    check_pages(proc)  # does not raise: the study was skipped, not forgotten
+    assert 'Not generated on this machine' in (proc/'reports'/'needs_data'/'tables'/'t.md').read_text()
+    assert 'needs the fixture data folder' in resolve_includes(page.read_text(), page.parent)
