@@ -1,0 +1,152 @@
+"The execution study end to end (smoke profile through the real CLI) and the `quantnotes execution` commands."
+import json
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import quantnotes, SHARED
+
+LOBSTER = SHARED/'lobster'
+TABLES = ['headline', 'imbalance_quintiles', 'size_sweep', 'vol_regimes', 'held_out', 'impact_rules',
+          'paired_differences', 'sanity_ladder', 'lambda_sweep', 'book_stats', 'calibration']
+POLICIES = {'twap', 'ac', 'ppo'}
+
+@pytest.fixture(scope='module')
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp('reports')
+    r = quantnotes('regenerate', 'execution', '--profile', 'smoke', '--out', out, '--no-progress', timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out/'execution'
+
+def table(rep, name): return pd.read_csv(rep/'tables'/f'{name}.csv')
+
+def test_every_output_exists(report):
+    man = json.loads((report/'manifest.json').read_text())
+    assert man['status'] == 'ok' and man['profile'] == 'smoke'
+    for t in TABLES:
+        assert (report/'tables'/f'{t}.md').exists() and (report/'tables'/f'{t}.csv').exists(), t
+    assert list((report/'figures').glob('*.png'))
+    for t in ('commentary', 'writeup_claims', 'provenance'): assert (report/'text'/f'{t}.md').read_text().strip(), t
+    s = json.loads((report/'results'/'summary.json').read_text())
+    assert s['profile'] == 'smoke' and len(s['sizes']) == 4 and len(s['claims']) >= 6
+
+def test_headline_and_paired_differences_are_consistent(report):
+    h = table(report, 'headline')
+    assert set(h.policy) == POLICIES
+    assert h.fill_rate.between(0, 1).all()
+    assert (h.objective_bps >= h.mean_bps - 1e-9).all()           # objective = IS + a non-negative penalty
+    assert np.allclose(h.objective_bps, h.mean_bps + h.penalty_bps, atol=1e-6)
+    assert 'in-sample' in h.protocol.iloc[0]
+    p = table(report, 'paired_differences')
+    assert set(p.measure) == {'IS', 'objective'} and {'ac', 'ppo'} <= set(p.policy)
+    assert ((p.ci_low <= p.mean_diff + 1e-12) & (p.mean_diff <= p.ci_high + 1e-12)).all()
+    # the paired mean difference equals the difference of the headline means (same episodes)
+    hm = h.set_index('policy')
+    d = p.query("policy == 'ppo' and baseline == 'twap' and measure == 'IS'").mean_diff.iloc[0]
+    assert abs(d - (hm.loc['ppo', 'mean_bps'] - hm.loc['twap', 'mean_bps'])) < 1e-9
+
+def test_the_other_tables(report):
+    lad = table(report, 'sanity_ladder')
+    assert lad.config.nunique() == 2 and len(lad) == 6 and lad.passed.dtype == bool
+    sz = table(report, 'size_sweep')
+    assert list(sz.writeup_size) == [5_000, 20_000, 50_000, 200_000] and sz.parent_size.is_monotonic_increasing
+    assert sz.filter(like='_fill').stack().between(0, 1).all()
+    vr = table(report, 'vol_regimes')
+    assert list(vr.regime) == ['low', 'mid', 'high'] and (vr.rv_from.diff().dropna() > 0).all()
+    ho = table(report, 'held_out')
+    assert POLICIES <= set(ho.policy) and ho.protocol.str.contains('train').all() and ho.fill_rate.between(0, 1).all()
+    imp = table(report, 'impact_rules')
+    assert set(imp.impact) == {'none', 'transient', 'persistent'} and len(imp) == 9
+    tw = imp[imp.policy == 'twap'].set_index('impact')
+    assert tw.loc['none', 'objective_bps'] <= tw.loc['persistent', 'objective_bps'] + 1e-9   # depletion never helps TWAP
+    lam = table(report, 'lambda_sweep')
+    assert lam['lambda'].is_monotonic_increasing and lam.kappa_T.is_monotonic_increasing and lam.kappa_T.iloc[0] == 0
+    q = table(report, 'imbalance_quintiles')
+    assert list(q.quintile) == [f'Q{i}' for i in range(1, 6)]
+    assert np.allclose(q[[f'{p}_volume_pct' for p in POLICIES]].sum(), 100)
+    bs = table(report, 'book_stats')
+    assert any(c.startswith('synthetic') for c in bs.columns)
+    if LOBSTER.is_dir(): assert any(c.startswith('real GOOG') for c in bs.columns)
+    cal = table(report, 'calibration').set_index('parameter')
+    assert cal.loc['sigma', 'value'] > 0 and cal.loc['eta', 'value'] > 0
+
+def test_writeup_claims_are_generated(report):
+    txt = (report/'text'/'writeup_claims.md').read_text()
+    for key in ('PPO beats TWAP', 'grows with parent size', 'high-volatility', 'imbalance'): assert key in txt
+    assert txt.count('**agrees**') + txt.count('**disagrees**') + txt.count('**not assessable**') >= 6
+    assert '{' not in (report/'text'/'commentary.md').read_text()
+
+
+# --- the CLI ----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def synthetic_pair(tmp_path_factory):
+    from quantnotes.execution.synthetic import simulate_lobster, write_lobster
+    d = tmp_path_factory.mktemp('lob')
+    return write_lobster(simulate_lobster(1800, seed=5), d)
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory):
+    out = tmp_path_factory.mktemp('model')/'agent.zip'
+    r = quantnotes('execution', 'train', '--out', out, '--synthetic', '--synthetic-duration-s', 1200, '--timesteps', 256,
+                   '--parent-size', 800, '--horizon-s', 120, '--n-steps', 5, '--seed', 1, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and 'saved' in r.stdout
+    return out
+
+def test_train_on_a_lobster_pair(synthetic_pair, tmp_path):
+    m, o = synthetic_pair
+    r = quantnotes('execution', 'train', '--out', tmp_path/'b.zip', '--message', m, '--orderbook', o, '--timesteps', 128,
+                   '--parent-size', 500, '--horizon-s', 60, '--n-steps', 4, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path/'b.zip').exists()
+
+def test_evaluate_json(synthetic_pair, model):
+    m, o = synthetic_pair
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, '--model', model, '--episodes', 20, '--json')
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert set(j['policies']) == POLICIES and j['task']['n_steps'] == 5 and j['task']['parent_size'] == 800
+    for s in j['policies'].values():
+        assert 0 <= s['fill_rate'] <= 1 and s['n'] == 20 and s['objective_bps'] >= s['mean_bps'] - 1e-9
+    for d in j['paired_differences']:
+        assert d['baseline'] == 'twap' and d['ci_low'] <= d['mean_diff'] <= d['ci_high']
+    t = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, '--policies', 'twap,ac', '--episodes', 10)
+    assert t.returncode == 0 and 'fill_rate' in t.stdout and 'paired differences' in t.stdout
+
+@pytest.mark.parametrize('args,msg', [
+    (['--policies', 'twap,ppo'], '--model'),
+    (['--policies', 'twap,vwap'], 'unknown policy vwap'),
+    (['--model', 'MISSING.zip'], 'MISSING.zip: no such model file'),
+    (['--policies', 'twap', '--horizon-s', '100000'], 'shorter than the horizon'),
+])
+def test_evaluate_errors(synthetic_pair, args, msg):
+    m, o = synthetic_pair
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, *args)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+
+def test_bad_files_are_named(synthetic_pair, model, tmp_path):
+    m, o = synthetic_pair
+    r = quantnotes('execution', 'evaluate', '--message', tmp_path/'nope_message_10.csv', '--orderbook', o, '--policies', 'twap')
+    assert r.returncode == 2 and 'nope_message_10.csv: no such file' in r.stderr
+    bad = tmp_path/'SYN_2012-06-21_0_1_orderbook_10.csv'; bad.write_text('1,2,3\n4,5,6\n')
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', bad, '--policies', 'twap')
+    assert r.returncode == 2 and 'bad LOBSTER input' in r.stderr and bad.name in r.stderr
+    junk = tmp_path/'junk.zip'; junk.write_bytes(b'no')
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, '--model', junk)
+    assert r.returncode == 2 and 'junk.zip: not a readable PPO model' in r.stderr
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, '--model', model, '--n-steps', 7)
+    assert r.returncode == 2 and 'trained with 5 decisions' in r.stderr
+    r = quantnotes('execution', 'train', '--out', tmp_path/'x.zip', '--message', m, '--no-progress')
+    assert r.returncode == 2 and '--orderbook' in r.stderr
+
+def test_evaluate_on_real_goog_level10():
+    if not LOBSTER.is_dir(): pytest.skip(f'real LOBSTER sample not found at {LOBSTER}; the synthetic tests cover the code')
+    from quantnotes.execution.lobster import find_lobster_pair
+    m, o = find_lobster_pair(LOBSTER, 'GOOG', 10)
+    r = quantnotes('execution', 'evaluate', '--message', m, '--orderbook', o, '--policies', 'twap,ac', '--episodes', 50,
+                   '--parent-size', 2000, '--json')
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert 'GOOG' in j['task']['book'] and set(j['policies']) == {'twap', 'ac'}
+    assert j['policies']['twap']['fill_rate'] == 1.0 and j['policies']['twap']['mean_bps'] > 0
