@@ -88,6 +88,8 @@ def test_study_smoke_writes_every_table(smoke_report):
         assert all(0 < v < 0.5 for v in vals), (col, vals)
 
 def test_docs_preview_includes_the_study_tables(smoke_report, project_copy):
+    for page in (project_copy/'nbs'/'writeups').glob('*.qmd'):  # this test is about the vol page only
+        if page.stem != 'vol_surface_repair': page.unlink()
     r = quantnotes('docs', '--preview', cwd=project_copy)
     assert r.returncode == 2 and 'missing included files' in r.stderr and 'make regenerate' in r.stderr
     shutil.copytree(smoke_report, project_copy/'reports')

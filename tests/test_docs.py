@@ -1,0 +1,35 @@
+"The main job end to end at the smoke profile: every study through the runner, then the docs preview of every page."
+import json, re, shutil
+from pathlib import Path
+import pytest
+from conftest import quantnotes, ROOT, SHARED
+
+def test_every_study_regenerates_and_every_page_renders(project_copy):
+    reports = project_copy/'reports'
+    r = quantnotes('regenerate', '--profile', 'smoke', '--out', reports, '--jobs', '2', '--no-progress', timeout=1500)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    studies = sorted(p.stem for p in (ROOT/'nbs'/'studies').glob('*.ipynb'))
+    for s in studies:
+        done = reports/s/'manifest.json'
+        skipped = reports/f'{s}.skipped'/'manifest.json'
+        assert done.exists() or skipped.exists(), f'{s}: no report'
+        man = json.loads((done if done.exists() else skipped).read_text())
+        assert man['status'] in ('ok', 'skipped') and man['profile'] == 'smoke'
+        if skipped.exists():  # only studies that need the optional shared data may skip, and only without it
+            assert not SHARED.exists(), f'{s} skipped although {SHARED} exists: {man["error"]["evalue"]}'
+    r = quantnotes('docs', '--preview', cwd=project_copy, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Quarto was not found' in r.stdout or 'Quarto site rendered' in r.stdout
+    docs = project_copy/'_docs'
+    pages = sorted((project_copy/'nbs'/'writeups').glob('*.qmd'))
+    assert len(pages) >= 4
+    for page in pages:
+        html = (docs/'writeups'/f'{page.stem}.html').read_text()
+        assert '{{<' not in html, f'{page.name}: an include was not resolved'
+        assert '<table' in html or 'Not generated on this machine' in html, f'{page.name}: no table'
+        for img in re.findall(r'!\[[^\]]*\]\(([^)]+\.png)\)', page.read_text()):
+            target = (docs/'writeups'/img).resolve()
+            study = img.split('reports/')[1].split('/')[0]
+            assert target.exists() or (reports/f'{study}.skipped').exists(), f'{page.name}: missing figure {img}'
+    # every API notebook has a page
+    for nb in (ROOT/'nbs').glob('[0-9]*.ipynb'): assert (docs/f'{nb.stem}.html').exists(), nb.stem
