@@ -104,3 +104,28 @@ def test_docs_preview_includes_the_study_tables(smoke_report, project_copy):
     assert (docs/'reports'/'vol_surface_repair'/'figures'/'diagnostic.png').exists()
     assert (docs/'index.html').exists() and (docs/'00_core.html').exists()
     assert (docs/'PREVIEW.txt').exists()
+
+def test_repair_cli_reads_a_cboe_chain(tmp_path):
+    from conftest import SHARED
+    from quantnotes.vol.real import synthetic_chain
+    from quantnotes.vol.cboe import write_cboe_csv
+    monthlies = [d.strftime('%Y-%m-%d') for d in pd.date_range('2022-02-01', periods=16, freq='WOM-3FRI')]
+    syn, _ = synthetic_chain(expiries=monthlies, seed=3)
+    chains = [write_cboe_csv(syn, tmp_path/'syn_quotedata.csv.gz', spot=4500.0)]
+    real = sorted((SHARED/'options').glob('SPX_cboe_quotedata_*.csv.gz')) if SHARED.exists() else []
+    chains += real[:1]  # one real SPX chain when the shared data is here
+    for i, f in enumerate(chains):
+        for method in ['interp', 'svi']:
+            out = tmp_path/f'{i}-{method}.npz'
+            r = quantnotes('vol', 'repair', '--cboe', f, '--out', out, '--method', method)
+            assert r.returncode == 0, r.stderr
+            z = np.load(out)
+            assert z['w'].shape == (1, len(z['T']), len(z['k'])) and np.isfinite(z['w']).all()
+            assert (np.diff(z['w'], axis=1) >= 0).all()
+            vol = np.sqrt(z['w'][0] / z['T'][:, None])
+            assert 0.03 < np.median(vol) < 1.0, f'{f.name}: implausible repaired vols'
+    r = quantnotes('vol', 'repair', tmp_path/'x.npz', '--cboe', chains[0], '--out', tmp_path/'y.npz')
+    assert r.returncode == 2 and 'exactly one' in r.stderr
+    (tmp_path/'bad.csv').write_text('not,a,cboe,file\n1,2,3,4\n')
+    r = quantnotes('vol', 'repair', '--cboe', tmp_path/'bad.csv', '--out', tmp_path/'z.npz')
+    assert r.returncode == 2 and 'bad.csv' in r.stderr and not (tmp_path/'z.npz').exists()
