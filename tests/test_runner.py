@@ -56,7 +56,6 @@ def test_failing_study_is_reported_and_others_still_run(tmp_path):
     assert (good/'sentinel.txt').read_text() == 'last good report', 'a failed run replaced the last good report'
 
 def test_parallel_jobs(tmp_path):
-    t0 = time.time()
     r = quantnotes('regenerate', '--studies-dir', STUDIES, '--out', tmp_path, '--jobs', '2', '--no-progress')
     assert r.returncode == 1
     assert (tmp_path/'tiny'/'manifest.json').exists() and (tmp_path/'failing.failed'/'manifest.json').exists()
