@@ -3,7 +3,7 @@ import json, multiprocessing as mp, sqlite3, time, uuid
 import pytest
 from conftest import quantnotes
 from quantnotes.alpha.log import (ResearchLog, LogError, Hypothesis, Implementation, Result, Critique, Finding,
-                                  Robustness, RobustnessRow, GateDecision, Sample, parse_artifact)
+                                  Robustness, RobustnessRow, GateDecision, Sample, parse_artifact, TABLES)
 
 SAMPLE = dict(universe=['EUR', 'JPY', 'GBP', 'AUD'], start='2000-01-01', end='2024-12-31', oos_start='2015-01-01',
               description='G10 subset')
@@ -28,7 +28,7 @@ def test_schema_wal_and_triggers(log, tmp_path):
     con = sqlite3.connect(tmp_path/'log.db')
     assert con.execute('pragma journal_mode').fetchone()[0] == 'wal'
     trig = {r[0] for r in con.execute("select name from sqlite_master where type='trigger'")}
-    assert len(trig) == 12
+    assert len(trig) == 2*len(TABLES)
     h = log.append(hyp())
     for sql in ["update hypotheses set payload='{}'", 'delete from hypotheses', "update hypotheses set parent_id='x'"]:
         with pytest.raises(sqlite3.DatabaseError, match='append-only'): con.execute(sql)
@@ -62,7 +62,7 @@ def test_corrections_lineage_and_queries(log):
     im2 = log.append(Implementation(parent_id=h.id, data_commit='c1', notebook='b.ipynb', notebook_sha256='b'*64, k_eff=1))
     r = log.append(Result(parent_id=im.id, data_commit='c1', ir_is=0.9, ir_oos=0.4, turnover=2, cost_bps=2))
     cr = log.append(Critique(parent_id=r.id, data_commit='c1', findings=[
-        Finding(category='look-ahead', severity=1, description='z-score window includes t', quote='cell 4: window=(t-20, t]')]))
+        Finding(defect_class='look_ahead', severity=1, cell=4, quote='window=(t-20, t]', message='z-score window includes t')]))
     fix = log.append(Result(parent_id=r.id, data_commit='c1', ir_is=0.7, ir_oos=0.3, turnover=2, cost_bps=2))
     rb = log.append(Robustness(parent_id=fix.id, data_commit='c1', rows=[RobustnessRow(name='cost 4bp', ir_oos=0.2)]))
     g = log.append(GateDecision(parent_id=rb.id, data_commit='c1', gate='promotion', decision='send_back', reviewer='me',
