@@ -21,3 +21,45 @@ def project_copy(tmp_path):
     for name in ['settings.ini', '_quarto.yml', 'setup.py']: shutil.copy(ROOT/name, dst/name)
     shutil.copytree(ROOT/'nbs', dst/'nbs', symlinks=True, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
     return dst
+
+def _pg_bin(name):
+    found = shutil.which(name)
+    if found: return found
+    cands = sorted(Path('/usr/lib/postgresql').glob(f'*/bin/{name}'))
+    return str(cands[-1]) if cands else None
+
+@pytest.fixture(scope='session')
+def pg_url(tmp_path_factory):
+    "A throw-away PostgreSQL server on 127.0.0.1 for this test session (skips when PostgreSQL or psycopg is missing)."
+    import socket
+    try: import psycopg  # noqa: F401
+    except ImportError: pytest.skip('psycopg is not installed: PostgreSQL tests skipped (pip install -r requirements.txt)')
+    initdb, pg_ctl = _pg_bin('initdb'), _pg_bin('pg_ctl')
+    if not (initdb and pg_ctl):
+        pytest.skip('PostgreSQL server binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped '
+                    '(apt-get install postgresql to run them)')
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix='quantnotes-pg-')); data = d/'data'  # not under pytest's root-only folder
+    as_user = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres (or nobody) user
+        import pwd
+        user = next((u for u in ('postgres', 'nobody') if _has_user(u)), None)
+        if user is None: pytest.skip('running as root and no postgres/nobody user to run PostgreSQL as')
+        pw = pwd.getpwnam(user); os.chown(d, pw.pw_uid, pw.pw_gid); os.chmod(d, 0o700)
+        as_user = ['runuser', '-u', user, '--']
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    run = lambda *a: subprocess.run([*as_user, *a], capture_output=True, text=True, timeout=120)
+    r = run(initdb, '-D', str(data), '-A', 'trust', '-U', 'quantnotes', '--no-sync')
+    if r.returncode: pytest.skip(f'initdb failed: {r.stderr[-500:]}')
+    r = run(pg_ctl, '-D', str(data), '-l', str(d/'server.log'), '-w', '-o',
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {d} -c fsync=off", 'start')
+    if r.returncode: pytest.skip(f'PostgreSQL did not start: {r.stderr[-500:]} {(d/"server.log").read_text()[-500:]}')
+    try: yield f'postgresql+psycopg://quantnotes@127.0.0.1:{port}/postgres'
+    finally:
+        run(pg_ctl, '-D', str(data), '-m', 'immediate', 'stop')
+        shutil.rmtree(d, ignore_errors=True)
+
+def _has_user(name):
+    import pwd
+    try: pwd.getpwnam(name); return True
+    except KeyError: return False

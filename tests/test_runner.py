@@ -102,3 +102,15 @@ def test_docs_note_a_skipped_study_instead_of_failing(tmp_path):
     check_pages(proc)  # does not raise: the study was skipped, not forgotten
     assert 'Not generated on this machine' in (proc/'reports'/'needs_data'/'tables'/'t.md').read_text()
     assert 'needs the fixture data folder' in resolve_includes(page.read_text(), page.parent)
+
+def test_param_overrides_a_study_parameter_and_is_recorded(tmp_path):
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--profile', 'full',
+                   '--param', 'n=9', '--no-progress')
+    assert r.returncode == 0, r.stderr
+    man = json.loads((tmp_path/'tiny'/'manifest.json').read_text())
+    assert man['parameters']['n'] == 9
+    assert json.loads((tmp_path/'tiny'/'results'/'summary.json').read_text())['sum'] == sum(i*i for i in range(9))
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--param', 'm=1', '--no-progress')
+    assert r.returncode == 2 and "no selected study has parameter 'm'" in r.stderr
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--param', 'n', '--no-progress')
+    assert r.returncode == 2 and 'KEY=VALUE' in r.stderr
