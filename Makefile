@@ -30,6 +30,7 @@ docs: venv
 
 # Tests: notebook examples, package/notebook sync and cleanliness, then the integration tests.
 test: venv
+	@bash .ci/system-deps.sh
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python .ci/check_sync.py
 	$(BIN)/python -m pytest tests -q

@@ -124,6 +124,18 @@ def test_repair_cli_reads_a_cboe_chain(tmp_path):
             assert (np.diff(z['w'], axis=1) >= 0).all()
             vol = np.sqrt(z['w'][0] / z['T'][:, None])
             assert 0.03 < np.median(vol) < 1.0, f'{f.name}: implausible repaired vols'
+    # a learned model trained on the chain's own grid repairs it (and a part-1 CNN cannot be trained that way)
+    model = tmp_path/'chain_cvae.pt'
+    r = quantnotes('vol', 'train', '--kind', 'cvae', '--cboe', chains[-1], '--profile', 'smoke', '--out', model, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    r = quantnotes('vol', 'repair', '--cboe', chains[-1], '--model', model, '--out', tmp_path/'cvae.npz', '--conformal')
+    assert r.returncode == 0, r.stderr
+    z = np.load(tmp_path/'cvae.npz')
+    assert np.isfinite(z['w']).all() and (z['vol_hi95'] >= z['vol_hi80']).all()
+    vol = np.sqrt(z['w'][0] / z['T'][:, None])
+    assert 0.03 < np.median(vol) < 1.0
+    r = quantnotes('vol', 'train', '--kind', 'cnn', '--cboe', chains[0], '--out', tmp_path/'cnn.pt')
+    assert r.returncode == 2 and '--kind cvae' in r.stderr
     r = quantnotes('vol', 'repair', tmp_path/'x.npz', '--cboe', chains[0], '--out', tmp_path/'y.npz')
     assert r.returncode == 2 and 'exactly one' in r.stderr
     (tmp_path/'bad.csv').write_text('not,a,cboe,file\n1,2,3,4\n')
