@@ -13,6 +13,7 @@ setuptools.setup(
     url=c['git_url'], python_requires='>=' + c['min_python'],
     packages=setuptools.find_packages(include=[c['lib_path'], c['lib_path'] + '.*']),
     include_package_data=True,
+    package_data={'quantnotes': ['alpha/corpus/*.md']},
     install_requires=c.get('requirements', '').split(),
     extras_require={'dev': c.get('dev_requirements', '').split()},
     entry_points={'console_scripts': c['console_scripts'].split(),
