@@ -53,6 +53,28 @@ def test_handwritten_other_defects():
     fs = review(nb, HYP).findings
     assert [(f.defect_class, f.cell) for f in fs] == [('cost_omission', 4)], fs
 
+def loop_window(upper: str, comprehension: bool):
+    "Momentum from a trailing window indexed by a time loop (numpy), as a researcher might write it by hand."
+    body = (f"mom = np.array([R[max(0, t - 63):{upper}].sum(0) for t in range(len(R))])" if comprehension else
+            f"mom = np.zeros_like(R)\nfor t in range(len(R)):\n    mom[t] = R[max(0, t - 63):{upper}].sum(0)")
+    cells = [nbformat.v4.new_markdown_cell('# 3m momentum, numpy version'),
+             nbformat.v4.new_code_cell('import numpy as np\nimport pandas as pd\nrng = np.random.default_rng(1)\n'
+                                       'idx = pd.bdate_range("2006-01-02", "2019-12-31")\n'
+                                       'px = pd.DataFrame(np.exp(rng.normal(0, 0.006, (len(idx), 4)).cumsum(0)), idx)\n'
+                                       'R = px.pct_change().dropna().values'),
+             nbformat.v4.new_code_cell(body + '\nW = np.sign(mom) / 4\npnl = (W * R).sum(1) - 0.0001 * np.abs(np.diff(W, axis=0, prepend=0)).sum(1)'),
+             nbformat.v4.new_code_cell('print("IR", pnl.mean() / pnl.std() * 252 ** 0.5)')]
+    return nbformat.v4.new_notebook(cells=cells)
+
+@pytest.mark.parametrize('comprehension', [True, False])
+def test_time_loop_windows_are_not_whole_sample(comprehension):
+    "A window ending at t (exclusive) is trailing and clean; one ending at t + 1 puts today's return in today's position."
+    assert review(loop_window('t', comprehension), HYP).serious() == []
+    fs = review(loop_window('t + 1', comprehension), HYP).findings
+    assert [(f.defect_class, f.cell, f.severity) for f in fs] == [('look_ahead', 2, 1)], fs
+    fs = review(loop_window('t + 2', comprehension), HYP).findings
+    assert any(f.defect_class == 'look_ahead' and f.cell == 2 and 'row(s) past the trade date' in f.message for f in fs), fs
+
 @pytest.fixture(scope='module')
 def pair(tmp_path_factory):
     d = tmp_path_factory.mktemp('pair')
