@@ -86,7 +86,11 @@ def pair(tmp_path_factory):
         out[name] = (d/f'{name}.ipynb', d/f'{name}.json', cell)
     from quantnotes.alpha.critic_suite import execute_all
     execute_all([out['bad'][0], out['clean'][0]], progress=False)
+    # a decoy answer key beside the notebooks, as in a suite folder: the Critic must never read it
+    (d/'answers.json').write_text(json.dumps({'bad.ipynb': {'defect_class': 'look_ahead', 'cell': cls and 0, 'marker': DECOY}}))
     return out
+
+DECOY = 'DECOY-ANSWER-KEY-7f3a'
 
 def test_cli_review_json_contract(pair):
     nb, hyp, cell = pair['bad']
@@ -154,7 +158,7 @@ def test_anthropic_path_local_transport(pair):
     user = json.loads(body['messages'][0]['content'])
     assert user['hypothesis']['sample']['oos_start'] == json.loads(Path(hyp).read_text())['sample']['oos_start']
     assert [c['index'] for c in user['cells']] == list(range(len(user['cells'])))
-    assert 'answers' not in body['messages'][0]['content']
+    assert 'answers' not in body['messages'][0]['content'] and DECOY not in json.dumps(body)
     assert [f.quote for f in rep.findings] == [src[-1].strip()] and rep.dropped == 2
     assert rep.to_json()['backend'] == 'anthropic' and rep.calls[0].input_tokens > 0
 
@@ -171,6 +175,10 @@ def test_small_suite_validation(tmp_path):
     reports = json.loads((tmp_path/'suite'/'reports_offline.json').read_text())
     t = score(tmp_path/'suite', reports)
     assert t.set_index('defect_class').loc['total', 'caught'] == rows['total'][1]
+    # rerunning into the same suite folder replaces it; a folder that is not a suite is never deleted
+    keep = tmp_path/'mine'; keep.mkdir(); (keep/'notes.txt').write_text('precious')
+    r = critic('validate', '--small', '--out', keep, '--no-progress')
+    assert r.returncode == 2 and 'not a critic suite' in r.stderr and (keep/'notes.txt').read_text() == 'precious'
 
 def test_suite_is_reproducible_and_varies(tmp_path):
     a = make_suite(tmp_path/'a', seed=5, counts={'look_ahead': 2}, n_clean=1, execute=False)

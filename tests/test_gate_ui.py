@@ -225,7 +225,8 @@ def test_gate_decide(gl, gate_base):
     assert r.returncode == 0, r.stderr
     assert [(d.gate, d.decision, d.reviewer, d.rationale) for d in log.decisions(ids['p1'])] == [('proposal', 'approve', 'carol', 'worth a run')]
     r = gate(gate_base, '--log', db, 'decide', ids['p2'], 'send-back', '--comment', 'sharpen the null')  # --log before decide
-    assert r.returncode == 0, r.stderr and log.decisions(ids['p2'])[0].decision == 'send_back'
+    assert r.returncode == 0, r.stderr
+    assert log.decisions(ids['p2'])[0].decision == 'send_back'
     r = gate(gate_base, 'decide', ids['p1'], 'reject', '--comment', 'changed my mind', '--log', db)
     assert r.returncode == 2 and '--supersedes' in r.stderr
     first = log.decisions(ids['p1'])[0].id
