@@ -24,6 +24,7 @@ def unet(tmp_path_factory):
     p = tmp_path_factory.mktemp('model')/'unet.pt'
     r = quantnotes('vol', 'train', '--kind', 'unet', '--profile', 'smoke', '--out', p, '--no-progress')
     assert r.returncode == 0, r.stderr[-2000:]
+    assert '3-model ensemble' in r.stdout
     return p
 
 @pytest.mark.parametrize('method', ['interp', 'svi'])
@@ -82,4 +83,8 @@ def test_study_smoke_writes_every_table(smoke_report):
     assert set(goal['training']) == {'mixture', 'left out'} and len(goal) == 12
     summary = json.loads((smoke_report/'results'/'summary.json').read_text())
     assert summary['profile'] == 'smoke' and summary['peak_rss_mb'] > 0
+    lofo = pd.read_csv(smoke_report/'tables'/'mixture_lofo.csv')
+    for col in ['left out, raw levels (1 model)', 'left out, current recipe (1 model)', 'left out (ensemble)']:
+        assert lofo[col].notna().all() and (lofo[col] > 0).all(), col
+    assert summary['members'] == 2 and (lofo['candidate'].str.endswith(' x2')).all()
     assert 'Beat both baselines' in (smoke_report/'text'/'commentary.md').read_text()
