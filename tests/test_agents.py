@@ -224,6 +224,16 @@ def _counts(db):
                  for t in ('hypotheses', 'implementations', 'results', 'critiques', 'robustness', 'gate_decisions', 'llm_calls')}
     finally: con.close()
 
+def _implementations_so_far(db):
+    "Rows in `implementations` while the run is still creating the log: 0 before the file or its tables exist."
+    if not db.exists(): return 0
+    con = sqlite3.connect(db)
+    try: return con.execute('select count(*) from implementations').fetchone()[0]
+    except sqlite3.OperationalError as e:
+        if 'no such table' in str(e): return 0
+        raise
+    finally: con.close()
+
 def _check_contract(lg: ResearchLog, db: Path, full: bool):
     hs = [h for h in lg.list('hypothesis') if h.workstream == 'e2e']
     assert len({(h.dependent_variable, h.predictor) for h in hs}) == len(hs)
@@ -272,7 +282,7 @@ def test_interrupt_then_resume(tmp_path):
     t0 = time.time()
     while time.time() - t0 < 300:  # interrupt as soon as the first implementation is logged (the second is running)
         time.sleep(0.5)
-        if db.exists() and _counts(db)['implementations'] >= 1: break
+        if _implementations_so_far(db) >= 1: break
     time.sleep(2)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
