@@ -57,12 +57,23 @@ def test_stale_command_scores_every_quote(quotes, unet, tmp_path, use_model):
     d, g, w, m = quotes
     cont, lab = inject_stale(quote_noise(w, m, g, seed=7), m, g, np.random.default_rng(8))
     np.savez(tmp_path/'q.npz', w=np.where(m, cont, np.nan), T=g.T, k=g.k)
-    r = quantnotes('vol', 'stale', tmp_path/'q.npz', '--out', tmp_path/'s.npz', *(['--model', unet] if use_model else []))
+    model = ['--model', unet] if use_model else []
+    r = quantnotes('vol', 'stale', tmp_path/'q.npz', '--out', tmp_path/'s.npz', *model)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert 'flagged' in r.stdout
+    assert 'flagged (p_stale > 0.5)' in r.stdout
     z = np.load(tmp_path/'s.npz')
-    assert z['z'].shape == w.shape and (np.isfinite(z['z']) == m).all() and (z['z'][m] >= 0).all()
-    assert z['flagged'].dtype == bool and not z['flagged'][~m].any()
+    assert z['p_stale'].shape == w.shape and (np.isfinite(z['p_stale']) == m).all() and (np.isfinite(z['log_lr']) == m).all()
+    p = z['p_stale'][m]
+    assert ((p >= 0) & (p <= 1)).all() and z['flagged'].dtype == bool and not z['flagged'][~m].any()
+    assert (z['flagged'] == (np.nan_to_num(z['p_stale']) > 0.5)).all()
+    assert p[lab[m] == 1].mean() > p[lab[m] == 0].mean()   # stale quotes score higher on average
+    r = quantnotes('vol', 'stale', tmp_path/'q.npz', '--out', tmp_path/'z.npz', '--score', 'z', *model)
+    assert r.returncode == 0 and 'flagged (z > 3)' in r.stdout, r.stderr[-2000:]
+    z = np.load(tmp_path/'z.npz')
+    assert z['z'].shape == w.shape and (np.isfinite(z['z']) == m).all() and (z['z'][m] >= 0).all() and 'p_stale' not in z
+    # a bad drift range is refused without writing anything
+    r = quantnotes('vol', 'stale', tmp_path/'q.npz', '--out', tmp_path/'bad.npz', '--shift-bp', '110', '50')
+    assert r.returncode == 2 and 'shift_bp' in r.stderr and not (tmp_path/'bad.npz').exists()
 
 @pytest.fixture(scope='module')
 def smoke_report(tmp_path_factory):
