@@ -103,18 +103,13 @@ def stale_probability(log_lr, prior:float=0.08) -> np.ndarray:
     return 1.0 / (1.0 + (1.0 - prior) / prior * np.exp(-np.clip(log_lr, -50, 50)))
 
 # %% ../../nbs/38a_vol_stale.ipynb #26b3fc31
-def stale_evidence(obs_w, # quoted total variance `(n, nT, nK)`, 0 where unquoted
-                   mask, grid:Grid,
-                   predict_fn:Callable|None=None, # (obs_w, mask) -> (mu_w, sd_vol or None): the learned repair
-                   folds:int=8, seed:int=0, # the model's leave-fold-out split
-                   shift_bp:tuple=(50.0, 110.0),
-                   kernels:tuple=GP_KERNELS) -> dict:
-    "Per-quote stale scores (0 where unquoted): `gp`; with a model `model_z`, and `fused` if the model gives sds."
+def _evidence(obs_w, mask, grid, predict_fn, folds, seed, shift_bp, kernels):
+    "(scores, leave-out prediction sd in vol of `fused` where there is one, else of `gp`): the work behind `stale_evidence`."
     obs_w, mask = np.asarray(obs_w, np.float32), np.asarray(mask, np.float32)
     obs, ns = mask > 0.5, noise_scale(grid)
     vol = w_to_vol(np.maximum(obs_w, 1e-8), grid)
     g_mu, g_var, _ = gp_leave_one_out(vol, mask, grid, kernels)
-    out = {'gp': stale_log_lr(vol - g_mu, np.sqrt(g_var + ns ** 2), shift_bp)}
+    out, var = {'gp': stale_log_lr(vol - g_mu, np.sqrt(g_var + ns ** 2), shift_bp)}, g_var
     if predict_fn is not None:
         pred, sd = leave_out_predict(predict_fn, obs_w, mask, folds, seed=seed)
         out['model_z'] = stale_scores(obs_w, mask, pred, sd, grid)
@@ -122,18 +117,34 @@ def stale_evidence(obs_w, # quoted total variance `(n, nT, nK)`, 0 where unquote
             m_mu = w_to_vol(np.maximum(pred, 1e-8), grid)
             mu, var = fuse_gaussian(g_mu, g_var, m_mu, np.asarray(sd, np.float64) ** 2)
             out['fused'] = stale_log_lr(vol - mu, np.sqrt(var + ns ** 2), shift_bp)
-    return {k: np.where(obs, v, 0.0) for k, v in out.items()}
+    return {k: np.where(obs, v, 0.0) for k, v in out.items()}, np.where(obs, np.sqrt(var), 0.0)
+
+def stale_evidence(obs_w, # quoted total variance `(n, nT, nK)`, 0 where unquoted
+                   mask, grid:Grid,
+                   predict_fn:Callable|None=None, # (obs_w, mask) -> (mu_w, sd_vol or None): the learned repair
+                   folds:int=8, seed:int=0, # the model's leave-fold-out split
+                   shift_bp:tuple=(50.0, 110.0),
+                   kernels:tuple=GP_KERNELS) -> dict:
+    "Per-quote stale scores (0 where unquoted): `gp`; with a model `model_z`, and `fused` if the model gives sds."
+    return _evidence(obs_w, mask, grid, predict_fn, folds, seed, shift_bp, kernels)[0]
 
 def stale_auc_evidence(predict_fn:Callable|None, # the learned repair, or None for the process alone
                        true_w, mask, grid:Grid,
                        seed:int, # same contamination as `stale_auc_loo`: noise `seed + 77`, stale choice `seed`
                        stale_frac:float=0.08, folds:int=8,
-                       shift_bp:tuple=(50.0, 110.0)) -> dict:
-    "ROC AUC of each score of `stale_evidence` on injected stale quotes."
+                       shift_bp:tuple=(50.0, 110.0),
+                       blind_bp:float|None=None, # also split the best score's AUC at this leave-out prediction sd (bp)
+                      ) -> dict:
+    "ROC AUC of each score of `stale_evidence` on injected stale quotes (with `blind_bp`, also `sharp`, `blind`, `blind_share`)."
     rng = np.random.default_rng(seed)
     noisy = quote_noise(true_w, mask, grid, seed=seed + 77)
     cont, labels = inject_stale(noisy, mask, grid, rng, stale_frac)
-    ev = stale_evidence(cont, mask, grid, predict_fn, folds, seed + 1, shift_bp)
+    ev, sd = _evidence(cont, mask, grid, predict_fn, folds, seed + 1, shift_bp, GP_KERNELS)
     obs = np.asarray(mask) > 0.5
-    if len(np.unique(labels[obs])) < 2: return {k: float('nan') for k in ev}
-    return {k: float(roc_auc_score(labels[obs], v[obs])) for k, v in ev.items()}
+    def auc(score, sel):
+        return float(roc_auc_score(labels[sel], score[sel])) if len(np.unique(labels[sel])) == 2 else float('nan')
+    out = {k: auc(v, obs) for k, v in ev.items()}
+    if blind_bp is not None:
+        best, blind = ev.get('fused', ev['gp']), sd >= blind_bp / 1e4
+        out.update(sharp=auc(best, obs & ~blind), blind=auc(best, obs & blind), blind_share=float(blind[obs].mean()))
+    return out
