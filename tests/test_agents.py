@@ -278,7 +278,10 @@ def test_cli_end_to_end_auto_gate1(tmp_path):
 def test_interrupt_then_resume(tmp_path):
     db = tmp_path/'log.db'
     args = research('run', '--workstream', 'e2e', '--hypotheses', 3, '--data', 'synthetic', '--auto-gate1', '--log', db, '--no-progress')
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path)
+    # a shell that starts the tests in the background (nohup, `&`) leaves SIGINT ignored, and the child would inherit
+    # that and never see the Ctrl-C: give it the default handling, as an interactive terminal would
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     while time.time() - t0 < 300:  # interrupt as soon as the first implementation is logged (the second is running)
         time.sleep(0.5)

@@ -70,7 +70,8 @@ def test_unknown_study_and_profile(tmp_path):
 def test_interrupted_run_leaves_no_partial_report(tmp_path):
     cmd = [str(BIN/'quantnotes'), 'regenerate', str(FIXTURES/'slow_studies'/'sleepy.ipynb'), '--out', str(tmp_path),
            '--no-progress']
-    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if our shell ignores SIGINT
     staged = None
     for _ in range(300):  # wait until the study has written its first table into the staging folder
         staged = [s for s in tmp_path.glob('.sleepy.staging-*/tables/early.md')]
