@@ -142,7 +142,7 @@ def run_study(path:str|Path, # study notebook
         man['seed'] = params.get('seed', defaults.get('seed'))
         pm.execute_notebook(str(path), str(stage/f'{name}.ipynb'), parameters=params, cwd=str(path.parent),
                             kernel_name='python3', progress_bar=progress, request_save_on_cell_execute=False,
-                            execution_timeout=timeout)
+                            execution_timeout=timeout, start_timeout=300)  # a kernel slow to start on a loaded machine is not a failed study
         man['status'] = 'ok'
     except KeyboardInterrupt:
         shutil.rmtree(stage, ignore_errors=True)

@@ -187,3 +187,24 @@ def test_suite_is_reproducible_and_varies(tmp_path):
     src = lambda d: [nbformat.read(p, as_version=4).cells for p in sorted(Path(d).glob('nb_*.ipynb'))]
     strip = lambda cs: [[x.source for x in c] for c in cs]
     assert strip(src(a)) == strip(src(b)) and strip(src(a)) != strip(src(c))
+
+def test_hung_kernel_is_replaced(tmp_path):
+    "A worker whose kernel never answers (here: stopped with SIGSTOP) fails the notebook with one try, and with the default retry starts a fresh kernel and runs it; a hung kernel is never kept for the next notebook."
+    import os, signal
+    from quantnotes.alpha import critic_suite as cs
+    p = tmp_path/'nb.ipynb'
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')]), p)
+    def hang():
+        km = cs._kernel(str(tmp_path)); os.kill(km.provisioner.process.pid, signal.SIGSTOP)
+        return km
+    try:
+        km = hang()
+        _, _, err = cs._execute(str(p), startup_timeout=5, tries=1)
+        assert err and "didn't respond" in err, err
+        assert cs._KM is None and not km.is_alive()
+        km = hang()
+        _, _, err = cs._execute(str(p), startup_timeout=5)
+        assert err is None, err
+        assert cs._KM is not None and cs._KM is not km and not km.is_alive()
+        assert nbformat.read(p, as_version=4).cells[0].outputs[0].text.strip() == '42'
+    finally: cs._drop_kernel()

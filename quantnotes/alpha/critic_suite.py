@@ -545,20 +545,36 @@ def _kernel(cwd:str):
         _KM.start_kernel(cwd=cwd, extra_arguments=['--HistoryManager.enabled=False'])
     return _KM
 
+def _drop_kernel():
+    "Kill this worker's kernel so the next `_kernel` call starts a fresh one."
+    global _KM
+    if _KM is not None:
+        try: _KM.shutdown_kernel(now=True)
+        except Exception: pass  # already gone: nothing left to stop
+    _KM = None
+
 # %% ../../nbs/14a_critic_suite.ipynb #7ec72bc8
-def _execute(path:str, timeout:int=120) -> tuple[str, float, str|None]:
+def _execute(path:str, timeout:int=120, # seconds per cell
+             startup_timeout:int=180, # seconds for the kernel to answer before it counts as hung
+             tries:int=2, # fresh kernels to try when one never answers
+            ) -> tuple[str, float, str|None]:
     "Execute one notebook in place with nbclient in this worker's kernel; returns (path, seconds, error or None)."
     import re as _re
     from nbclient import NotebookClient
     t0 = time.perf_counter()
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, km=_kernel(str(Path(path).parent)), allow_errors=False)
-    err = None
-    try:
-        with client.setup_kernel():
-            client.kc.execute_interactive('%reset -f', timeout=30)
-            for i, cell in enumerate(nb.cells): client.execute_cell(cell, i)
-    except Exception as e: err = f'{type(e).__name__}: ' + _re.sub(r'\x1b\[[0-9;]*m', '', str(e))[-800:]
+    for attempt in range(tries):
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=timeout, startup_timeout=startup_timeout, km=_kernel(str(Path(path).parent)),
+                                allow_errors=False)
+        err, connected = None, False
+        try:
+            with client.setup_kernel():
+                connected = True
+                client.kc.execute_interactive('%reset -f', timeout=30)
+                for i, cell in enumerate(nb.cells): client.execute_cell(cell, i)
+        except Exception as e: err = f'{type(e).__name__}: ' + _re.sub(r'\x1b\[[0-9;]*m', '', str(e))[-800:]
+        if err is None or connected: break
+        _drop_kernel()  # the kernel never answered (a loaded machine, a hung start): no cell ran, so a fresh one may retry
     nbformat.write(nb, path)
     return path, time.perf_counter() - t0, err
 
