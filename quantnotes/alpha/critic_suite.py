@@ -562,7 +562,7 @@ def _execute(path:str, timeout:int=120, # seconds per cell
     import re as _re
     from nbclient import NotebookClient
     t0 = time.perf_counter()
-    for attempt in range(tries):
+    for _ in range(tries):
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=timeout, startup_timeout=startup_timeout, km=_kernel(str(Path(path).parent)),
                                 allow_errors=False)
