@@ -23,6 +23,7 @@ $(STAMP): requirements.txt settings.ini setup.py
 # The docs are built even if a study failed (its last good report stays); the exit code reports the failure.
 regenerate: venv
 	@status=0; $(BIN)/quantnotes regenerate --profile $(PROFILE) --jobs $(JOBS) || status=$$?; \
+	$(BIN)/quantnotes sweep --plan --save --seeds 1-20 --workers 64 --profile $(PROFILE) >/dev/null || status=$$?; \
 	$(BIN)/quantnotes docs && exit $$status
 
 docs: venv
@@ -41,6 +42,7 @@ export: venv
 clean: venv
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_clean --fname tests/fixtures/studies
+	$(BIN)/nbdev_clean --fname tests/fixtures/sweep_studies
 	$(BIN)/quantnotes docs --readme
 
 bench: venv

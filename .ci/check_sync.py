@@ -16,6 +16,7 @@ def snapshot():
 
 before = snapshot()
 steps = [[bin_/'nbdev_export'], [bin_/'nbdev_clean'], [bin_/'nbdev_clean', '--fname', 'tests/fixtures/studies'],
+         [bin_/'nbdev_clean', '--fname', 'tests/fixtures/sweep_studies'],
          [bin_/'quantnotes', 'docs', '--readme']]
 for cmd in steps: subprocess.run([str(c) for c in cmd], cwd=root, check=True, stdout=subprocess.DEVNULL)
 after = snapshot()

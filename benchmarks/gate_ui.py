@@ -11,7 +11,9 @@ Figures are medians over `--repeat` runs, in milliseconds.
 import argparse, os, statistics, tempfile, time
 from pathlib import Path
 
-from quantnotes.alpha import gate_app as ga
+from quantnotes.alpha import gate_app as ga, gate_core as gc
+from quantnotes.alpha.gate_demo import demo_log
+from quantnotes.alpha.log import KINDS
 
 def timeit(fn, repeat):
     ts = []
@@ -26,26 +28,26 @@ def main():
     a = ap.parse_args()
     d = Path(tempfile.mkdtemp())
     t = time.perf_counter()
-    log, items = ga.demo_log(d/'log.db', n_filler=a.artifacts)
-    n = {k: len(log.list(k)) for k in ga.KINDS}
+    log, items = demo_log(d/'log.db', n_filler=a.artifacts)
+    n = {k: len(log.list(k)) for k in KINDS}
     print(f'built log with {sum(n.values()):,} artifacts in {time.perf_counter() - t:.1f} s: ' + ', '.join(f'{k} {v}' for k, v in n.items()))
-    pend = {g: log.pending(g) for g in ga.GATES}
+    pend = {g: log.pending(g) for g in gc.GATES}
     print(f"pending: gate 1 {len(pend['proposal'])}, gate 2 {len(pend['promotion'])}")
     im, hyp = items['good']['implementation'].id, items['p1'].id
-    v = ga.item_view(log, im)
-    path, _ = ga.notebook_file(v.item, log)
-    marks = ga.finding_marks(v)
+    v = gc.item_view(log, im)
+    path, _ = gc.notebook_file(v.item, log)
+    marks = gc.finding_marks(v)
     rows = [
-        ('log.pending, both gates', lambda: [log.pending(g) for g in ga.GATES]),
-        ('queue rows gate 1 (page of 25)', lambda: ga.queue_rows(log, 'proposal', pend['proposal'], limit=25)),
-        ('queue rows gate 2 (page of 25)', lambda: ga.queue_rows(log, 'promotion', pend['promotion'], limit=25)),
-        ('queue rows gate 1 filtered', lambda: ga.queue_rows(log, 'proposal', pend['proposal'], query='carry variant', limit=25)),
-        ('item view gate 1', lambda: ga.item_view(log, hyp)),
-        ('item view gate 2', lambda: ga.item_view(log, im)),
+        ('log.pending, both gates', lambda: [log.pending(g) for g in gc.GATES]),
+        ('queue rows gate 1 (page of 25)', lambda: gc.queue_rows(log, 'proposal', pend['proposal'], limit=25)),
+        ('queue rows gate 2 (page of 25)', lambda: gc.queue_rows(log, 'promotion', pend['promotion'], limit=25)),
+        ('queue rows gate 1 filtered', lambda: gc.queue_rows(log, 'proposal', pend['proposal'], query='carry variant', limit=25)),
+        ('item view gate 1', lambda: gc.item_view(log, hyp)),
+        ('item view gate 2', lambda: gc.item_view(log, im)),
         ('notebook HTML, cached', lambda: ga.render_notebook(path, marks)),
-        ('criteria + U terms', lambda: (ga.criteria(v), ga.u_terms(v.result))),
-        ('lineage view of a hypothesis', lambda: ga.lineage_nodes(log, items['good']['hypothesis'].id)),
-        ('recent decisions', lambda: ga.recent_decisions(log, 'promotion')),
+        ('criteria + U terms', lambda: (gc.criteria(v), gc.u_terms(v.result))),
+        ('lineage view of a hypothesis', lambda: gc.lineage_nodes(log, items['good']['hypothesis'].id)),
+        ('recent decisions', lambda: gc.recent_decisions(log, 'promotion')),
     ]
     ga._render.cache_clear()
     t = time.perf_counter(); ga.render_notebook(path, marks); first = 1e3*(time.perf_counter() - t)

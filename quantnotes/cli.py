@@ -6,45 +6,110 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
+from .core import cli_error, cli_errors
 
 # %% auto #0
 __all__ = ['parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #ddf5c038
-_TOOLS = {'vol': 'quantnotes.vol.tool', 'execution': 'quantnotes.execution.tool',
-          'log': 'quantnotes.alpha.logcli', 'research': 'quantnotes.alpha.researchcli',
-          'critic': 'quantnotes.alpha.criticcli', 'gate': 'quantnotes.alpha.gatecli'}  # subcommand -> module with `add_parser(subparsers)` and a `run(args)`
+_TOOLS = {'vol': 'quantnotes.vol.vol_cli', 'execution': 'quantnotes.execution.execution_cli',
+          'log': 'quantnotes.alpha.log_cli', 'research': 'quantnotes.alpha.research_cli',
+          'critic': 'quantnotes.alpha.critic_cli', 'gate': 'quantnotes.alpha.gate_cli'}  # subcommand -> module with `add_parser(subparsers)` and a `run(args)`
+
+def _executor_args(p):
+    p.add_argument('--jobs', type=int, default=1, help='parallel processes (local) or worker processes of a local Dask cluster')
+    p.add_argument('--executor', choices=['local', 'dask'], default='local',
+                   help='where the notebooks run: this machine (default) or a Dask cluster')
+    p.add_argument('--scheduler', default=None, metavar='ADDRESS',
+                   help='with --executor dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster of --jobs workers)')
+    p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a study parameter (a Python literal or a string), e.g. rates_dir=/data/rates; repeatable')
+    p.add_argument('--profile', default='quick', help='profile defined in each study (quick, full, ...)')
+    p.add_argument('--out', default='reports', help='reports folder (default: reports)')
+    p.add_argument('--studies-dir', default=None, help='where study names are looked up (default: nbs/studies)')
+    p.add_argument('--no-progress', action='store_true', help='hide progress bars')
 
 def _add_regenerate(sub):
     p = sub.add_parser('regenerate', help='execute study notebooks with papermill and write reports/')
     p.add_argument('studies', nargs='*', metavar='STUDY', help='study names or notebook paths (default: all)')
-    p.add_argument('--profile', default='quick', help='profile defined in each study (quick, full, ...)')
-    p.add_argument('--out', default='reports', help='reports folder (default: reports)')
-    p.add_argument('--jobs', type=int, default=1, help='studies run in parallel processes')
     p.add_argument('--seed', type=int, default=None, help='override every study seed')
-    p.add_argument('--param', action='append', default=[], metavar='KEY=VALUE',
-                   help='override a study parameter (a Python literal or a string), e.g. rates_dir=/data/rates; repeatable')
     p.add_argument('--list', action='store_true', help='list the studies and their profiles, then exit')
-    p.add_argument('--studies-dir', default=None, help='where study names are looked up (default: nbs/studies)')
-    p.add_argument('--no-progress', action='store_true', help='hide progress bars')
+    _executor_args(p)
     p.set_defaults(func=_regenerate)
+
+def _executor(args):
+    "The executor the arguments ask for (a `StudyError` for a bad combination)."
+    from quantnotes.runner import StudyError, LocalExecutor
+    if args.jobs < 1: raise StudyError('--jobs must be at least 1')
+    if args.executor == 'local':
+        if args.scheduler: raise StudyError('--scheduler needs --executor dask')
+        return LocalExecutor(args.jobs, progress=not args.no_progress and args.jobs == 1)
+    from quantnotes.cluster import DaskExecutor
+    try: return DaskExecutor(args.scheduler, workers=args.jobs)
+    except (OSError, TimeoutError) as e: raise StudyError(f'--scheduler {args.scheduler}: cannot reach a Dask scheduler ({e})') from None
 
 def _regenerate(args) -> int:
     from quantnotes.runner import regenerate, resolve_studies, read_study, StudyError, parse_params
-    try:
+    @cli_errors(StudyError)
+    def run():
         if args.list:
             for name, path in resolve_studies(args.studies, args.studies_dir).items():
                 _, profiles = read_study(path)
                 print(f"{name:<28} profiles: {', '.join(profiles) or '-'}   {path}")
             return 0
-        if args.jobs < 1: raise StudyError('--jobs must be at least 1')
-        mans = regenerate(args.studies, profile=args.profile, out=args.out, jobs=args.jobs, seed=args.seed, params=parse_params(args.param),
-                          studies_dir=args.studies_dir, progress=not args.no_progress)
-    except StudyError as e:
-        print(f'error: {e}', file=sys.stderr); return 2
-    failed = [m['study'] for m in mans if m['status'] not in ('ok', 'skipped')]
-    if failed: print(f"{len(failed)} of {len(mans)} studies failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+        params, ex = parse_params(args.param), _executor(args)
+        try: mans = regenerate(args.studies, profile=args.profile, out=args.out, seed=args.seed, params=params,
+                               studies_dir=args.studies_dir, progress=not args.no_progress, executor=ex)
+        finally: ex.close()
+        failed = [m['study'] for m in mans if m['status'] not in ('ok', 'skipped')]
+        if failed: print(f"{len(failed)} of {len(mans)} studies failed: {', '.join(failed)}", file=sys.stderr)
+        return 1 if failed else 0
+    return run()
+
+def _add_sweep(sub):
+    p = sub.add_parser('sweep', help='run one study once per seed and summarise every table across seeds')
+    p.add_argument('study', metavar='STUDY', nargs='?', help='a study name or notebook path')
+    p.add_argument('--seeds', required=True, help='seeds, e.g. 1-20 or 3,5,8')
+    p.add_argument('--force', action='store_true', help='re-run seeds that already have a complete report')
+    p.add_argument('--plan', action='store_true',
+                   help='run nothing: project the sweep of STUDY (default: every study measured under --out) on --workers')
+    p.add_argument('--workers', type=int, default=64, help='with --plan: workers of the cluster to plan for')
+    p.add_argument('--overhead', type=float, default=0.0, help="with --plan: per-task seconds of the executor's overhead")
+    p.add_argument('--save', action='store_true', help='with --plan: also save it as <out>/cluster_plan/ for the docs')
+    _executor_args(p)
+    p.set_defaults(func=_sweep)
+
+def _sweep(args) -> int:
+    from quantnotes.runner import StudyError, parse_params
+    from quantnotes.sweep import sweep, parse_seeds
+    @cli_errors(StudyError)
+    def run():
+        if args.plan: return _plan(args)
+        if not args.study: raise StudyError('sweep: give a STUDY (or --plan)')
+        seeds, params = parse_seeds(args.seeds), parse_params(args.param)
+        ex = _executor(args)
+        try: s = sweep(args.study, seeds, args.profile, args.out, ex, params, args.studies_dir, not args.no_progress, args.force)
+        finally: ex.close()
+        root = Path(args.out)/Path(args.study).stem/'sweep'
+        print(f"{len(s['ok'])} of {len(seeds)} seeds complete ({len(s['reused'])} reused); summary -> {root/'summary'}")
+        for r in s['claims']: print(f"  {r['held']:>3}/{r['seeds']:<3} {r['claim']}")
+        if s['failed']: print(f"seeds failed: {', '.join(map(str, s['failed']))}", file=sys.stderr)
+        return 1 if s['failed'] else 0
+    return run()
+
+def _plan(args) -> int:
+    "Print the projected sweep from the wall times measured under `--out`."
+    from quantnotes.runner import StudyError
+    from quantnotes.sweep import parse_seeds, measured_times, project_sweep, save_plan
+    times = measured_times(args.out, args.profile)
+    if args.study: times = {k: v for k, v in times.items() if k == Path(args.study).stem}
+    if not times: raise StudyError(f'{args.out}: no completed {args.profile!r} report to plan from; run `quantnotes regenerate --profile {args.profile}` first')
+    if args.workers < 1: raise StudyError('--workers must be at least 1')
+    plan = project_sweep(times, len(parse_seeds(args.seeds)), args.workers, args.overhead)
+    if args.save and not args.study: save_plan(args.out, args.profile, len(parse_seeds(args.seeds)), args.workers, args.overhead)
+    print(f"{len(parse_seeds(args.seeds))} seeds at the {args.profile!r} profile on {args.workers} workers, from the wall times measured in {args.out}:")
+    print(plan.to_markdown(index=False, floatfmt='.0f'))
+    return 0
 
 def _add_docs(sub):
     p = sub.add_parser('docs', help='build _docs/ (Quarto if installed, else an offline preview) and README.md')
@@ -54,12 +119,12 @@ def _add_docs(sub):
 
 def _docs(args) -> int:
     from quantnotes.docs import build_docs, write_readme, DocsError
-    try:
+    @cli_errors(DocsError)
+    def run():
         if args.readme: print(write_readme()); return 0
         build_docs(preview=args.preview or None)
-    except DocsError as e:
-        print(f'error: {e}', file=sys.stderr); return 2
-    return 0
+        return 0
+    return run()
 
 # %% ../nbs/90_cli.ipynb #a5fe6dec
 def parser() -> argparse.ArgumentParser:
@@ -67,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     import importlib
     p = argparse.ArgumentParser(prog='quantnotes', description='Regenerate the quantnotes write-ups and run their tools.')
     sub = p.add_subparsers(dest='command', required=True)
-    _add_regenerate(sub); _add_docs(sub)
+    _add_regenerate(sub); _add_sweep(sub); _add_docs(sub)
     for name, mod in _TOOLS.items():
         try: importlib.import_module(mod).add_parser(sub)
         except ImportError as e: _broken_tool(sub, name, mod, e)  # one broken tool must not take the others down
@@ -75,8 +140,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _broken_tool(sub, name, mod, err):
     "Register `name` as a command that explains why its module could not be imported."
-    def run(args):
-        print(f'error: `quantnotes {name}` is unavailable: importing {mod} failed: {err}', file=sys.stderr); return 2
+    def run(args): return cli_error(f'`quantnotes {name}` is unavailable: importing {mod} failed: {err}')
     p = sub.add_parser(name, help=f'(unavailable: {err})', add_help=False)
     p.set_defaults(func=run, _broken=True)
 

@@ -12,10 +12,25 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['atomic_write', 'seed_everything', 'project_root', 'git_commit', 'env_hash', 'run_metadata', 'StudySkipped',
-           'save_table', 'save_figure', 'save_text', 'save_json']
+__all__ = ['atomic_write', 'seed_everything', 'project_root', 'git_commit', 'env_hash', 'run_metadata', 'cli_error', 'cli_errors',
+           'StudySkipped', 'save_table', 'save_figure', 'save_text', 'save_json']
 
 # %% ../nbs/00_core.ipynb #16cc3dcb
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _sweep_stale(path:Path):
+    "Remove temporary files of `path` left by writers that died mid-way (their process is gone)."
+    import glob
+    for t in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        pid = t.name[len(path.name) + 2:].split('.', 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try: t.unlink()
+            except OSError: pass
+
 def atomic_write(path:str|Path, # file to (over)write
                  data:str|bytes, # text (written as UTF-8) or bytes
                 ) -> Path:
@@ -23,7 +38,8 @@ def atomic_write(path:str|Path, # file to (over)write
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str): data = data.encode('utf-8')
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    _sweep_stale(path)  # a writer killed mid-way (SIGKILL, power loss) leaves its temporary file: the next write removes it
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp')
     try:
         umask = os.umask(0); os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
@@ -79,6 +95,25 @@ def run_metadata(**params) -> dict:
     "What every result records: parameters, git commit, environment hash, interpreter, platform and time."
     return dict(params=params, git_commit=git_commit(), env_hash=env_hash(), python=platform.python_version(),
                 platform=platform.platform(), time=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+
+# %% ../nbs/00_core.ipynb #ddef8d8a
+def cli_error(msg:str # what was wrong and what was expected, naming the file or field
+             ) -> int:
+    "Print `error: msg` on standard error and return the exit code for bad input, 2."
+    print(f'error: {msg}', file=sys.stderr)
+    return 2
+
+def cli_errors(*types:type # exception classes that mean bad input (e.g. `ValueError`, a wing's own error class)
+              ):
+    "Decorator for a command's `run(args)`: an exception of one of `types` becomes `cli_error(str(e))`."
+    import functools
+    def deco(f):
+        @functools.wraps(f)
+        def run(*args, **kwargs):
+            try: return f(*args, **kwargs)
+            except types as e: return cli_error(str(e))
+        return run
+    return deco
 
 # %% ../nbs/00_core.ipynb #9d0ef685
 class StudySkipped(Exception):

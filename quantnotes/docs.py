@@ -11,8 +11,8 @@ import nbformat
 from .core import atomic_write, project_root
 
 # %% auto #0
-__all__ = ['SKIP_FOLDERS', 'DocsError', 'skipped_reason', 'skip_note', 'includes', 'resolve_includes', 'readme_text',
-           'write_readme', 'check_pages', 'build_preview', 'build_docs']
+__all__ = ['SKIP_FOLDERS', 'DocsError', 'skipped_reason', 'skip_note', 'missing_note', 'includes', 'resolve_includes',
+           'readme_text', 'write_readme', 'check_pages', 'build_preview', 'build_docs']
 
 # %% ../nbs/02_docs.ipynb #20f8bca6
 class DocsError(Exception):
@@ -32,6 +32,19 @@ def skip_note(path:str|Path) -> str:
     "The text shown in place of a table whose study was skipped."
     return f"*Not generated on this machine: the study was skipped ({skipped_reason(path)}).*\n"
 
+def missing_note(path:str|Path # an included file that does not exist
+                ) -> str|None:
+    "What a page shows instead of a missing report file it may do without (a skipped study, a sweep not run); else `None`."
+    p = Path(path)
+    if skipped_reason(p): return skip_note(p)
+    if 'sweep' in p.parts:
+        study = p.parts[p.parts.index('sweep') - 1]
+        return (f"*No seed sweep on this machine: `quantnotes sweep {study} --seeds 1-20` (add `--executor dask` for a "
+                "cluster) puts the spread across seeds here.*\n")
+    if 'cluster_plan' in p.parts:
+        return "*Not generated on this machine: `make regenerate` projects the sweep from the run times it has just measured.*\n"
+    return None
+
 _include = re.compile(r'\{\{<\s*include\s+(\S+?)\s*>\}\}')
 
 def includes(text:str) -> list[str]:
@@ -46,7 +59,7 @@ def resolve_includes(text:str, # page source
     if depth > 5: raise DocsError(f'{page}: includes nested more than 5 deep')
     def _sub(m):
         p = Path(base)/m.group(1)
-        if not p.is_file() and skipped_reason(p): return skip_note(p)
+        if not p.is_file() and (note := missing_note(p)): return note
         if not p.is_file():
             raise DocsError(f"{page}: included file {m.group(1)} does not exist ({p}). "
                             "Run `make regenerate` (or `quantnotes regenerate <study>`) to produce it.")
@@ -101,12 +114,12 @@ def check_pages(proc:str|Path # the processed docs folder
         text = page.read_text(encoding='utf-8')
         for inc in includes(text):
             p = (page.parent/inc).resolve()
-            if not p.is_file() and skipped_reason(p): continue
+            if not p.is_file() and missing_note(p): continue
             (found if p.is_file() else missing).append(f'{page.relative_to(proc)}: {inc}')
-        # Quarto needs every included file: put the skip note where a skipped study's output would be
+        # Quarto needs every included file: put the note where a skipped study's (or a sweep's) output would be
         for inc in includes(text):
             p = page.parent/inc
-            if not p.is_file() and skipped_reason(p): atomic_write(p, skip_note(p))
+            if not p.is_file() and (note := missing_note(p)): atomic_write(p, note)
     if missing:
         raise DocsError('missing included files (run `make regenerate` first):\n  ' + '\n  '.join(missing))
     return found

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_runner.ipynb #9722e6cb
 from __future__ import annotations
-import ast, json, os, shutil, sys, time, uuid, traceback
+import ast, json, os, shutil, socket, sys, tempfile, time, uuid, traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,8 +15,9 @@ import nbformat
 from .core import atomic_write, env_hash, git_commit, project_root
 
 # %% auto #0
-__all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'run_study',
-           'provenance_text', 'describe_failure', 'regenerate']
+__all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'swap_in',
+           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'LocalExecutor', 'run_jobs',
+           'run_study', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
 class StudyError(Exception):
@@ -104,64 +105,19 @@ def parse_params(items:list[str]|None, # `KEY=VALUE` strings; VALUE is a Python 
 # %% ../nbs/01_runner.ipynb #688b08b9
 def _now(): return datetime.now(timezone.utc).isoformat(timespec='seconds')
 
-def _replace_dir(src:Path, dst:Path):
-    "Move `src` onto `dst`, removing the old `dst` only after the new one is in place."
+def swap_in(src:Path, dst:Path):
+    "Move `src` onto `dst`, removing the old `dst` only after the new one is in place; a seed sweep kept in `dst/sweep` moves along."
     old = None
     if dst.exists():
+        if (dst/'sweep').is_dir() and not (src/'sweep').exists(): os.replace(dst/'sweep', src/'sweep')
         old = dst.with_name(f'.{dst.name}.old-{uuid.uuid4().hex[:8]}')
         os.replace(dst, old)
     os.replace(src, dst)
     if old is not None: shutil.rmtree(old, ignore_errors=True)
 
 def _outputs(d:Path) -> list[str]:
-    return sorted(str(p.relative_to(d)) for p in d.rglob('*') if p.is_file() and not p.name.startswith('.'))
-
-# %% ../nbs/01_runner.ipynb #dd9e8d62
-def run_study(path:str|Path, # study notebook
-              profile:str='quick', # profile name
-              out:str|Path='reports', # reports root; the study writes to `<out>/<name>/`
-              seed:int|None=None, # override the study's seed
-              params:dict|None=None, # overrides of the study's parameters
-              progress:bool=True, # show papermill's per-cell progress bar
-              timeout:int|None=None, # per-cell timeout in seconds
-             ) -> dict:
-    "Execute one study with papermill and return its manifest (also written to `manifest.json`)."
-    import papermill as pm
-    path = Path(path).resolve()
-    name, out = path.stem, Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = out/f'.{name}.staging-{uuid.uuid4().hex[:8]}'
-    stage.mkdir()
-    man = dict(study=name, notebook=str(path), profile=profile, status='running', start=_now(),
-               git_commit=git_commit(path.parent), env_hash=env_hash(), python=sys.version.split()[0])
-    t0 = time.perf_counter()
-    try:
-        params = study_parameters(path, profile, seed=seed, params=params, out_dir=str(stage))
-        defaults, _ = read_study(path)
-        man['parameters'] = {k: v for k, v in params.items() if k != 'out_dir'}
-        man['seed'] = params.get('seed', defaults.get('seed'))
-        pm.execute_notebook(str(path), str(stage/f'{name}.ipynb'), parameters=params, cwd=str(path.parent),
-                            kernel_name='python3', progress_bar=progress, request_save_on_cell_execute=False,
-                            execution_timeout=timeout, start_timeout=300)  # a kernel slow to start on a loaded machine is not a failed study
-        man['status'] = 'ok'
-    except KeyboardInterrupt:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    except Exception as e:
-        man['error'] = _describe_error(e, stage/f'{name}.ipynb')
-        man['status'] = 'skipped' if man['error']['ename'] == 'StudySkipped' else 'failed'
-    final = out/name if man['status'] == 'ok' else out/f"{name}.{man['status']}"
-    if man.get('error', {}).get('executed_notebook'): man['error']['executed_notebook'] = str(final/f'{name}.ipynb')
-    man['end'] = _now()
-    man['wall_seconds'] = round(time.perf_counter() - t0, 2)
-    if man['status'] == 'ok': atomic_write(stage/'text'/'provenance.md', provenance_text(man))
-    man['outputs'] = _outputs(stage)
-    atomic_write(stage/'manifest.json', json.dumps(man, indent=2, default=str))
-    _replace_dir(stage, final)
-    if man['status'] == 'ok':  # a good run supersedes earlier failed or skipped ones
-        for other in (out/f'{name}.failed', out/f'{name}.skipped'): shutil.rmtree(other, ignore_errors=True)
-    man['report_dir'] = str(final)
-    return man
+    return sorted(str(p.relative_to(d)) for p in d.rglob('*')
+                  if p.is_file() and not p.name.startswith('.') and p.relative_to(d).parts[0] != 'sweep')
 
 # %% ../nbs/01_runner.ipynb #f65b4180
 def _describe_error(e:Exception, executed:Path) -> dict:
@@ -195,45 +151,173 @@ def describe_failure(man:dict) -> str:
     if e.get('executed_notebook'): msg += f"\n  executed notebook: {e['executed_notebook']}"
     return msg
 
-# %% ../nbs/01_runner.ipynb #d1c71ca3
-def _run_one(args):
-    path, profile, out, seed, progress, params = args
-    try: return run_study(path, profile, out, seed=seed, progress=progress, params=params)
-    except Exception as e:  # a failure outside papermill (bad profile, unreadable notebook)
-        return dict(study=Path(path).stem, notebook=str(path), profile=profile, status='failed',
-                    error=dict(cell_index=None, execution_count=None, ename=type(e).__name__, evalue=str(e)))
+# %% ../nbs/01_runner.ipynb #dd9e8d62
+def execute_study(nb:bytes, # the study notebook's file contents
+                  name:str, # the study's name (the notebook's stem)
+                  params:dict, # parameters to inject (without `out_dir`: the run gets a private one)
+                  cwd:str|None=None, # working folder for the kernel if it exists here (relative data paths); else a private one
+                  timeout:int|None=None, # per-cell timeout in seconds
+                  progress:bool=False, # papermill's per-cell progress bar
+                 ) -> dict:
+    "Run one study in a private temporary folder; return `error` (None when it ran), every output `files` as bytes, `host`, `wall_s`."
+    import papermill as pm
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f'quantnotes-{name}-') as d:
+        d = Path(d); src, out = d/f'{name}.source.ipynb', d/'out'
+        src.write_bytes(nb); out.mkdir()
+        executed = out/f'{name}.ipynb'
+        wd = cwd if cwd and Path(cwd).is_dir() else str(d)
+        try:
+            pm.execute_notebook(str(src), str(executed), parameters={**params, 'out_dir': str(out)}, cwd=wd,
+                                kernel_name='python3', progress_bar=progress, request_save_on_cell_execute=False,
+                                execution_timeout=timeout, start_timeout=300)  # a kernel slow to start on a loaded machine is not a failed study
+            err = None
+        except Exception as e: err = _describe_error(e, executed)
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob('*')) if p.is_file()}
+    return dict(error=err, files=files, host=f'{socket.gethostname()}:{os.getpid()}', wall_s=round(time.perf_counter() - t0, 2))
 
+# %% ../nbs/01_runner.ipynb #03b87b99
+@dataclass
+class Job:
+    "One report to produce: `path` run at `profile` into `<out>/<dest>/` (dest defaults to the study's name)."
+    path: str
+    profile: str = 'quick'
+    out: str = 'reports'
+    seed: int|None = None
+    params: dict|None = None
+    dest: str|None = None
+
+def _start(job:Job) -> tuple[dict, dict]:
+    "The job's manifest (status 'running') and the parameters to inject; raises `StudyError` for a bad profile or parameter."
+    path = Path(job.path).resolve()
+    man = dict(study=path.stem, notebook=str(path), profile=job.profile, status='running', start=_now(),
+               git_commit=git_commit(path.parent), env_hash=env_hash(), python=sys.version.split()[0])
+    params = study_parameters(path, job.profile, seed=job.seed, params=job.params)
+    man['parameters'] = params
+    man['seed'] = params.get('seed', read_study(path)[0].get('seed'))
+    return man, params
+
+def _finish(job:Job, man:dict, res:dict, t0:float) -> dict:
+    "Write an executor's result into a staging folder, complete the manifest, and swap the folder into place."
+    name, out = man['study'], Path(job.out).resolve()
+    dest = job.dest or name
+    man['error'] = res.get('error')
+    if not man['error']: man.pop('error'); man['status'] = 'ok'
+    else: man['status'] = 'skipped' if man['error'].get('ename') == 'StudySkipped' else 'failed'
+    final = out/dest if man['status'] == 'ok' else out/f"{dest}.{man['status']}"
+    if man.get('error', {}).get('executed_notebook'): man['error']['executed_notebook'] = str(final/f'{name}.ipynb')
+    if res.get('host'): man['host'] = res['host']
+    man['end'], man['wall_seconds'] = _now(), res.get('wall_s', round(time.perf_counter() - t0, 2))
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out/f'.{dest}.staging-{uuid.uuid4().hex[:8]}'
+    try:
+        stage.mkdir()
+        for rel, data in res.get('files', {}).items():
+            f = stage/rel
+            if f.resolve().parent != stage.resolve() and stage.resolve() not in f.resolve().parents:
+                raise StudyError(f'{name}: output {rel!r} is outside the report folder')
+            f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(data)
+        if man['status'] == 'ok': atomic_write(stage/'text'/'provenance.md', provenance_text(man))
+        man['outputs'] = _outputs(stage)
+        atomic_write(stage/'manifest.json', json.dumps(man, indent=2, default=str))
+        swap_in(stage, final)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if man['status'] == 'ok':  # a good run supersedes earlier failed or skipped ones
+        for other in (out/f'{dest}.failed', out/f'{dest}.skipped'): shutil.rmtree(other, ignore_errors=True)
+    man['report_dir'] = str(final)
+    return man
+
+# %% ../nbs/01_runner.ipynb #2278a119
+def crashed_result(e:BaseException) -> dict:
+    "The result of a task that died outside papermill (a broken process, a lost worker)."
+    return dict(error=dict(cell_index=None, execution_count=None, ename=type(e).__name__, evalue=str(e)), files={})
+
+class LocalExecutor:
+    "Run study tasks on this machine: in this process (`jobs=1`) or in `jobs` spawned processes."
+    name = 'local'
+    def __init__(self, jobs:int=1, # parallel processes
+                 progress:bool=True): # papermill's per-cell bar (in-process runs only)
+        self.jobs, self.progress = int(jobs), progress
+    def run(self, tasks:list[dict]):
+        "Yield `(i, result)` for each task (keyword arguments of `execute_study`) as it finishes."
+        if self.jobs <= 1:
+            for i, t in enumerate(tasks): yield i, execute_study(**t, progress=self.progress)
+            return
+        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context('spawn')) as ex:
+            futs = {ex.submit(execute_study, **t): i for i, t in enumerate(tasks)}
+            for f in as_completed(futs):
+                try: r = f.result()
+                except Exception as e: r = crashed_result(e)
+                yield futs[f], r
+    def close(self): pass
+
+# %% ../nbs/01_runner.ipynb #e12fa641
+def run_jobs(jobs:list[Job], # reports to produce
+             executor=None, # `LocalExecutor` (default, one process) or `DaskExecutor`
+             progress:bool=True, # a bar over the jobs
+             desc:str='studies') -> list[dict]:
+    "Run every job on `executor` and return the manifests in job order; failures are manifests, not exceptions."
+    from tqdm.auto import tqdm
+    executor = executor or LocalExecutor(1, progress=progress)
+    mans, tasks, which, t0s = [None]*len(jobs), [], [], {}
+    for i, job in enumerate(jobs):
+        try: man, params = _start(job)
+        except Exception as e:  # a failure before anything runs (bad profile, unreadable notebook)
+            mans[i] = dict(study=Path(job.path).stem, notebook=str(job.path), profile=job.profile, status='failed',
+                           error=crashed_result(e)['error'])
+            continue
+        mans[i] = man; which.append(i)
+        tasks.append(dict(nb=Path(job.path).read_bytes(), name=man['study'], params=params,
+                          cwd=str(Path(job.path).resolve().parent), timeout=None))
+    man_exec = getattr(executor, 'name', type(executor).__name__)
+    bar = tqdm(total=len(tasks), desc=desc, unit='run', disable=not progress)
+    t0 = time.perf_counter()
+    for k, res in executor.run(tasks):
+        i = which[k]; mans[i]['executor'] = man_exec
+        mans[i] = _finish(jobs[i], mans[i], res, t0)
+        bar.update()
+    bar.close()
+    return mans
+
+# %% ../nbs/01_runner.ipynb #ba0b1038
+def run_study(path:str|Path, # study notebook
+              profile:str='quick', # profile name
+              out:str|Path='reports', # reports root; the study writes to `<out>/<name>/`
+              seed:int|None=None, # override the study's seed
+              params:dict|None=None, # overrides of the study's parameters
+              progress:bool=True, # show papermill's per-cell progress bar
+              timeout:int|None=None, # per-cell timeout in seconds (unused by the bar)
+             ) -> dict:
+    "Execute one study with papermill in this process and return its manifest (also written to `manifest.json`)."
+    job = Job(str(path), profile, str(out), seed, params)
+    man, p = _start(job)
+    t0 = time.perf_counter()
+    res = execute_study(Path(path).read_bytes(), man['study'], p, str(Path(path).resolve().parent), timeout, progress)
+    man['executor'] = 'local'
+    return _finish(job, man, res, t0)
+
+# %% ../nbs/01_runner.ipynb #d1c71ca3
 def regenerate(names:list[str]|None=None, # studies to run (names or notebook paths); all when empty
                profile:str='quick', # profile for every study
                out:str|Path='reports', # reports root
-               jobs:int=1, # parallel processes
+               jobs:int=1, # parallel processes (local executor)
                seed:int|None=None, # seed override for every study
                studies_dir:str|Path|None=None, # where study names are looked up
                progress:bool=True,
                params:dict|None=None, # parameter overrides, given to each study that has the parameter
+               executor=None, # default: `LocalExecutor(jobs)`; or a `DaskExecutor`
               ) -> list[dict]:
     "Run studies through papermill and return their manifests; failures are reported, not raised."
-    from tqdm.auto import tqdm
     studies = resolve_studies(names, studies_dir)
     own = {n: set(read_study(p)[0]) for n, p in studies.items()}
     unused = sorted(set(params or {}) - set().union(*own.values()))
     if unused: raise StudyError(f"no selected study has parameter {', '.join(map(repr, unused))}")
-    work = [(str(p), profile, str(out), seed, progress and jobs == 1,
-             {k: v for k, v in (params or {}).items() if k in own[n]}) for n, p in studies.items()]
-    mans = []
-    bar = tqdm(total=len(work), desc=f'studies ({profile})', unit='study', disable=not progress)
-    if jobs <= 1:
-        for w in work:
-            bar.set_postfix_str(Path(w[0]).stem)
-            mans.append(_run_one(w)); bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context('spawn')) as ex:
-            futs = [ex.submit(_run_one, w) for w in work]
-            for f in as_completed(futs):
-                mans.append(f.result()); bar.update()
-    bar.close()
-    order = list(studies)
-    mans.sort(key=lambda m: order.index(m['study']))
+    jobs_ = [Job(str(p), profile, str(out), seed, {k: v for k, v in (params or {}).items() if k in own[n]})
+             for n, p in studies.items()]
+    executor = executor or LocalExecutor(jobs, progress=progress and jobs == 1)
+    mans = run_jobs(jobs_, executor, progress, desc=f'studies ({profile})')
     for m in mans:
         if m['status'] == 'ok': print(f"ok     {m['study']:<28} {m['wall_seconds']:>8.1f} s  -> {m['report_dir']}")
         elif m['status'] == 'skipped': print(f"skip   {m['study']:<28} {m['error']['evalue']}")

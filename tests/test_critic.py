@@ -12,7 +12,7 @@ def critic(*args, **kw):
     "`quantnotes critic ...` once the lead registers it; until then the same module through `python -m`."
     from quantnotes import cli
     if 'critic' in getattr(cli, '_TOOLS', {}): return quantnotes('critic', *args, **kw)
-    return subprocess.run([sys.executable, '-m', 'quantnotes.alpha.criticcli', *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, '-m', 'quantnotes.alpha.critic_cli', *map(str, args)], capture_output=True,
                           text=True, timeout=kw.get('timeout', 600))
 
 HYP = dict(economic_claim='Short-term trends in commodity currencies persist for weeks.', dependent_variable='daily FX return',
@@ -208,3 +208,15 @@ def test_hung_kernel_is_replaced(tmp_path):
         assert cs._KM is not None and cs._KM is not km and not km.is_alive()
         assert nbformat.read(p, as_version=4).cells[0].outputs[0].text.strip() == '42'
     finally: cs._drop_kernel()
+
+def test_unparsable_and_deep_cells_are_findings_not_silence():
+    "A cell the Critic cannot parse, or one nested too deeply to follow, is a finding that it could not be analysed."
+    nb = handwritten(True)
+    nb.cells.insert(4, nbformat.v4.new_code_cell('held = alloc.shift(\n# the closing bracket never comes'))
+    nb.cells.insert(5, nbformat.v4.new_code_cell('x = ' + ' + '.join(['daily'] * 30000)))
+    nb.cells.insert(6, nbformat.v4.new_code_cell('y = ' + '(' * 300 + '1' + ')' * 300))
+    rep = review(nb, HYP)  # no RecursionError escapes
+    found = {f.cell: f for f in rep.findings if f.defect_class == 'other' and 'could not analyse' in f.message}
+    assert set(found) == {4, 5, 6}, [(f.cell, f.message) for f in rep.findings]
+    assert all(f.severity == 2 and f.quote in nb.cells[f.cell].source for f in found.values())
+    assert found[4].quote == 'held = alloc.shift('

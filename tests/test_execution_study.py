@@ -8,13 +8,14 @@ from conftest import quantnotes, SHARED
 
 LOBSTER = SHARED/'lobster'
 TABLES = ['headline', 'imbalance_quintiles', 'size_sweep', 'vol_regimes', 'held_out', 'impact_rules',
-          'paired_differences', 'sanity_ladder', 'lambda_sweep', 'book_stats', 'calibration']
+          'paired_differences', 'sanity_ladder', 'lambda_sweep', 'book_stats', 'calibration',
+          'queue_validation', 'agents_ladder', 'passive_table', 'passive_tests', 'agent_behaviour']
 POLICIES = {'twap', 'ac', 'ppo'}
 
 @pytest.fixture(scope='module')
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp('reports')
-    r = quantnotes('regenerate', 'execution', '--profile', 'smoke', '--out', out, '--no-progress', timeout=300)
+    r = quantnotes('regenerate', 'execution', '--profile', 'smoke', '--out', out, '--no-progress', timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return out/'execution'
 
@@ -26,7 +27,7 @@ def test_every_output_exists(report):
     for t in TABLES:
         assert (report/'tables'/f'{t}.md').exists() and (report/'tables'/f'{t}.csv').exists(), t
     assert list((report/'figures').glob('*.png'))
-    for t in ('commentary', 'writeup_claims', 'provenance'): assert (report/'text'/f'{t}.md').read_text().strip(), t
+    for t in ('commentary', 'writeup_claims', 'provenance', 'passive_commentary'): assert (report/'text'/f'{t}.md').read_text().strip(), t
     s = json.loads((report/'results'/'summary.json').read_text())
     assert s['profile'] == 'smoke' and len(s['sizes']) == 4 and len(s['claims']) >= 6
 
@@ -69,6 +70,27 @@ def test_the_other_tables(report):
     if LOBSTER.is_dir(): assert any(c.startswith('real GOOG') for c in bs.columns)
     cal = table(report, 'calibration').set_index('parameter')
     assert cal.loc['sigma', 'value'] > 0 and cal.loc['eta', 'value'] > 0
+
+def test_part_two_must_complete_fee_aware_table(report):
+    t = table(report, 'passive_table')
+    base = {'taker_twap', 'passive_twap', 'taker_ac', 'passive_ac'}
+    assert base | {'ppo'} <= set(t.policy) and t.setting.str.startswith('held-out').any() and t.setting.str.startswith('cross-ticker').any()
+    assert np.allclose(t.sold, 1.0)                                   # must-complete: everyone sells the whole order
+    assert (t.policy_fill_rate <= 1 + 1e-12).all() and np.allclose(t.cost_bps, t.is_bps + t.fee_bps, atol=1e-9)
+    tw = t.set_index(['setting', 'policy'])
+    assert tw.loc[('held-out', 'taker_twap'), 'maker_share'] == 0 and tw.loc[('held-out', 'passive_twap'), 'maker_share'] > 0
+    assert tw.loc[('held-out, fees off', 'taker_twap'), 'fee_bps'] == 0 < tw.loc[('held-out', 'taker_twap'), 'fee_bps']
+    p = table(report, 'passive_tests')
+    assert (p.p_bh >= p.p_wilcoxon - 1e-12).all() and ((p.ci_low <= p.mean_diff + 1e-12) & (p.mean_diff <= p.ci_high + 1e-12)).all()
+    assert p.significant.dtype == bool and (p.significant == (p.p_bh <= 0.05)).all()
+    assert {'passive_twap', 'taker_twap'} == set(p.baseline)
+    # the paired mean difference is the difference of the table's means (same episodes)
+    d = p.query("setting == 'held-out' and policy == 'passive_twap' and baseline == 'taker_twap'").mean_diff.iloc[0]
+    assert abs(d - (tw.loc[('held-out', 'passive_twap'), 'cost_bps'] - tw.loc[('held-out', 'taker_twap'), 'cost_bps'])) < 1e-9
+    v = table(report, 'queue_validation')
+    assert (v.negative_ahead == 0).all() and len(v) == 2
+    txt = (report/'text'/'passive_commentary.md').read_text()
+    assert 'The goal' in txt and ('**met**' in txt or '**not met**' in txt)
 
 def test_writeup_claims_are_generated(report):
     txt = (report/'text'/'writeup_claims.md').read_text()
@@ -150,3 +172,17 @@ def test_evaluate_on_real_goog_level10():
     j = json.loads(r.stdout)
     assert 'GOOG' in j['task']['book'] and set(j['policies']) == {'twap', 'ac'}
     assert j['policies']['twap']['fill_rate'] == 1.0 and j['policies']['twap']['mean_bps'] > 0
+
+def test_train_reports_held_out_and_evaluate_flags_unsold(synthetic_pair, tmp_path):
+    m, o = synthetic_pair
+    r = quantnotes('execution', 'train', '--out', tmp_path/'c.zip', '--message', m, '--orderbook', o, '--timesteps', 128,
+                   '--parent-size', 500, '--horizon-s', 60, '--n-steps', 4, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert 'completion sweep' in r.stdout and 'held-out check' in r.stdout and 'never trained on' in r.stdout, r.stdout
+    args = ('execution', 'evaluate', '--message', m, '--orderbook', o, '--policies', 'twap', '--parent-size', 40_000,
+            '--horizon-s', 120, '--n-steps', 5, '--episodes', 5)
+    r = quantnotes(*args)   # far more than the visible book holds: TWAP cannot sell it all itself
+    assert r.returncode == 0 and 'WARNING: twap left' in r.stdout and 'swept through the book' in r.stdout, r.stdout
+    j = json.loads(quantnotes(*args, '--json', '--completion', 'penalty').stdout)
+    assert j['task']['completion'] == 'penalty' and j['flags'] and 'never sold' in j['flags'][0]
+    assert j['policies']['twap']['objective_bps'] > j['policies']['twap']['mean_bps']   # the penalty counts the rest

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, BIN
 from streamlit.testing.v1 import AppTest
-from quantnotes.alpha import gate_app as ga
+from quantnotes.alpha import gate_core as gc
+from quantnotes.alpha.gate_demo import demo_log
 from quantnotes.alpha.log import ResearchLog
 
 APP = 'from quantnotes.alpha.gate_app import app\napp()'
@@ -18,7 +19,7 @@ CHROMIUM = Path('/usr/bin/chromium')
 def template(tmp_path_factory):
     "A demo log whose two implementation notebooks were executed by a Jupyter kernel (nbclient)."
     d = tmp_path_factory.mktemp('gate')
-    log, items = ga.demo_log(d/'log.db', execute=True)
+    log, items = demo_log(d/'log.db', execute=True)
     ids = {k: str(v['implementation'].id if isinstance(v, dict) else v.id) for k, v in items.items()}
     ids |= {f'{k}_{a}': str(v[a].id) for k, v in items.items() if isinstance(v, dict) for a in v}
     log.engine.dispose()
@@ -107,11 +108,11 @@ def test_gate2_rationale_before_u(gl, monkeypatch):
     at.text_area(key=f'rationale-{im}').input(PARA)
     next(b for b in at.button if b.label.startswith('Save rationale')).click().run()
     assert [m.label for m in at.metric] == ['Composite U (λ v1)']
-    U = ga.u_terms(ga.item_view(log, im).result)['u']
+    U = gc.u_terms(gc.item_view(log, im).result)['u']
     assert at.metric[0].value == f'{U:.3f}'
     crit = next(e.value for e in at.table if 'criterion' in e.value.columns)
     assert list(crit.result) == ['✓ pass', '✗ FAIL', '✓ pass', '✓ pass', '✓ pass', '✓ pass']
-    dr = ga.Drafts(log)
+    dr = gc.Drafts(log)
     text_, r_at = dr.rationale(im, 'ann'); u_at = dr.u_viewed(im, 'ann')
     assert text_ == PARA and r_at < u_at
     # a reload (a new session) keeps the rationale, shows it locked, and keeps the first viewing time
@@ -139,7 +140,7 @@ def test_gate2_waiver_needed_then_approval_logged(gl, monkeypatch):
     btn(at, 'approve-').click().run()
     assert any(m.startswith('Logged: **approve** by ann') for m in messages(at, 'success')), messages(at, 'success')
     [d] = log.decisions(im)
-    dr = ga.Drafts(log)
+    dr = gc.Drafts(log)
     assert (d.gate, d.decision, d.reviewer, d.rationale, d.economic_rationale) == ('promotion', 'approve', 'ann', 'Promote to candidate.', PARA)
     assert d.rationale_at == dr.rationale(im, 'ann')[1] and d.u_viewed_at == dr.u_viewed(im, 'ann') and d.rationale_at < d.u_viewed_at
     assert list(d.waivers) == [f"{ids['good_critique']}:0"] and d.request_id and d.made_by == 'human:ann'
@@ -211,7 +212,7 @@ def test_missing_log_is_a_clear_error(tmp_path, monkeypatch):
 def _gate_base() -> list[str]:
     "`quantnotes gate` once the lead has registered it in `quantnotes/cli.py`, else the module run directly."
     r = subprocess.run([str(BIN/'quantnotes'), 'gate', '--help'], capture_output=True, text=True, timeout=120)
-    return [str(BIN/'quantnotes'), 'gate'] if r.returncode == 0 else [sys.executable, '-m', 'quantnotes.alpha.gatecli']
+    return [str(BIN/'quantnotes'), 'gate'] if r.returncode == 0 else [sys.executable, '-m', 'quantnotes.alpha.gate_cli']
 
 @pytest.fixture(scope='module')
 def gate_base(): return _gate_base()
@@ -304,8 +305,10 @@ def test_end_to_end_in_chromium(server):
         try:
             pg = b.new_page(viewport={'width': 1440, 'height': 1000})
             pg.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)  # a Streamlit rerun that draws a notebook takes more than 5 s on a busy machine
             pg.goto(url)
-            expect(pg.get_by_role('heading', name='Gate 1 · proposals')).to_be_visible()
+            # the first script run imports the package (pandas, scipy, streamlit): give it more than expect's 5 s
+            expect(pg.get_by_role('heading', name='Gate 1 · proposals')).to_be_visible(timeout=90_000)
             expect(pg.get_by_text('2 item(s) waiting')).to_be_visible()
             expect(pg.get_by_role('button', name='Open', exact=True).nth(1)).to_be_visible()
             expect(pg.get_by_role('heading', name='Recently decided')).to_be_visible()

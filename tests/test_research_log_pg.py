@@ -50,7 +50,7 @@ def test_database_refuses_update_and_delete(pg_log):
     assert pg_log.get(h.id) == h
     with pg_log.engine.connect() as c:
         n = c.exec_driver_sql("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%%_no_%%'").scalar()
-    assert n == 2*len(TABLES)
+    assert n == 3*(len(TABLES) + 1)  # update, delete, truncate on every artifact table and on the chain
 
 def test_concurrent_writers_lose_nothing(pg_log):
     errors = []
@@ -93,3 +93,27 @@ def test_log_cli_on_a_postgresql_url(pg_log):
     assert r.returncode == 0 and str(h.id) in r.stdout
     r = quantnotes('log', 'show', '--log', url, str(h.id))
     assert parse_artifact(r.stdout) == h
+
+def test_rewrites_refused_and_chain_verified(pg_log):
+    "ON CONFLICT DO UPDATE, TRUNCATE and DROP TRIGGER are refused on PostgreSQL; the chain verifies and names an edit."
+    import sqlalchemy as sa
+    h = pg_log.append(H)
+    d = pg_log.append(GateDecision(parent_id=h.id, data_commit='none', gate='proposal', decision='approve', reviewer='a', rationale='ok'))
+    for sql in ["INSERT INTO gate_decisions SELECT * FROM gate_decisions ON CONFLICT (id) DO UPDATE SET payload = "
+                "replace(gate_decisions.payload, 'approve', 'reject')",
+                'TRUNCATE gate_decisions', 'TRUNCATE log_chain', "UPDATE log_chain SET hash = 'x'",
+                'DROP TRIGGER gate_decisions_no_update ON gate_decisions']:
+        with pytest.raises(sa.exc.DBAPIError, match='append-only'):
+            with pg_log.engine.begin() as c: c.exec_driver_sql(sql)
+    assert pg_log.get(d.id).decision == 'approve'
+    v = pg_log.verify(); assert v.ok and v.rows == 2, v
+    r = quantnotes('log', 'verify', '--log', pg_log.url)
+    assert r.returncode == 0 and r.stdout.startswith('ok: 2 artifact(s)'), r.stderr
+    with pg_log.engine.begin() as c:  # a superuser who disarms the guards first: the chain still names the row
+        c.exec_driver_sql("ALTER EVENT TRIGGER quantnotes_no_drop DISABLE")
+        c.exec_driver_sql('ALTER TABLE gate_decisions DISABLE TRIGGER gate_decisions_no_update')
+        c.exec_driver_sql("UPDATE gate_decisions SET payload = replace(payload, 'approve', 'reject')")
+    v = pg_log.verify()
+    assert not v.ok and v.bad_id == str(d.id) and 'edited' in v.reason, v
+    r = quantnotes('log', 'verify', '--log', pg_log.url)
+    assert r.returncode == 1 and str(d.id) in r.stderr

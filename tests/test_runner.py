@@ -68,21 +68,24 @@ def test_unknown_study_and_profile(tmp_path):
     assert not (tmp_path/'tiny').exists()
 
 def test_interrupted_run_leaves_no_partial_report(tmp_path):
-    cmd = [str(BIN/'quantnotes'), 'regenerate', str(FIXTURES/'slow_studies'/'sleepy.ipynb'), '--out', str(tmp_path),
+    cmd = [str(BIN/'quantnotes'), 'regenerate', str(FIXTURES/'slow_studies'/'sleepy.ipynb'), '--out', str(tmp_path/'reports'),
            '--no-progress']
+    tmp = tmp_path/'tmp'; tmp.mkdir()  # the run's private folder lives under TMPDIR: watch it there
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         env={**os.environ, 'TMPDIR': str(tmp)},
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if our shell ignores SIGINT
     staged = None
-    for _ in range(300):  # wait until the study has written its first table into the staging folder
-        staged = [s for s in tmp_path.glob('.sleepy.staging-*/tables/early.md')]
+    for _ in range(300):  # wait until the study has written its first table
+        staged = list(tmp.glob('quantnotes-sleepy-*/out/tables/early.md'))
         if staged: break
         time.sleep(0.1)
     assert staged, 'the study never started'
     os.killpg(p.pid, signal.SIGINT)
     p.wait(timeout=60)
     assert p.returncode != 0
-    assert not (tmp_path/'sleepy').exists(), 'an interrupted run produced a report'
-    assert not list(tmp_path.glob('.sleepy.staging-*')), 'staging folder left behind'
+    assert not (tmp_path/'reports'/'sleepy').exists(), 'an interrupted run produced a report'
+    assert not list((tmp_path/'reports').glob('.sleepy.staging-*')), 'staging folder left behind'
+    assert not list(tmp.glob('quantnotes-sleepy-*')), 'private run folder left behind'
 
 def test_study_without_its_optional_data_is_skipped_not_failed(tmp_path):
     nb = FIXTURES/'optional_studies'/'needs_data.ipynb'

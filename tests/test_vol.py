@@ -48,6 +48,44 @@ def test_repair_cli_rejects_bad_input_and_writes_nothing(quotes, tmp_path):
         assert expect[name] in r.stderr and f'{name}.npz' in r.stderr
         assert not (tmp_path/f'{name}-out.npz').exists()
 
+def _corrupt(data:bytes, start:int, n:int=40) -> bytes:
+    "The same bytes with `n` of them flipped from `start`: inside a compressed member, a broken deflate stream."
+    b = bytearray(data); b[start:start + n] = bytes(x ^ 0xff for x in b[start:start + n]); return bytes(b)
+
+def test_repair_cli_refuses_unreadable_or_unrepresentable_input(quotes, tmp_path):
+    "Corrupt compressed data, values beyond float32, complex values, a folder as --out: one error line, exit 2, nothing written."
+    d, g, w, m = quotes
+    q = np.where(m, w, np.nan)
+    np.savez_compressed(tmp_path/'corrupt.npz', w=q, T=g.T, k=g.k)
+    (tmp_path/'corrupt.npz').write_bytes(_corrupt((tmp_path/'corrupt.npz').read_bytes(), 200))
+    np.savez(tmp_path/'huge.npz', w=q * 1e300, T=g.T, k=g.k)   # finite in float64, inf in the models' float32
+    np.savez(tmp_path/'cplx.npz', w=q + 0.5j, T=g.T, k=g.k)
+    expect = {'corrupt': 'not a readable .npz file', 'huge': 'beyond float32 range', 'cplx': 'dtype complex128'}
+    for name, msg in expect.items():
+        for cmd in ('repair', 'stale') if name == 'cplx' else ('repair',):  # both commands read quotes the same way
+            out = tmp_path/f'{name}-{cmd}-out.npz'
+            r = quantnotes('vol', cmd, tmp_path/f'{name}.npz', '--out', out)
+            assert r.returncode == 2, (name, cmd, r.stderr)
+            assert r.stderr.startswith('error: ') and r.stderr.count('\n') == 1, r.stderr   # one line, no traceback
+            assert msg in r.stderr and f'{name}.npz' in r.stderr, r.stderr
+            assert not out.exists()
+    folder = tmp_path/'outdir'; folder.mkdir()
+    for cmd in ('repair', 'stale'):
+        r = quantnotes('vol', cmd, d/'quotes.npz', '--out', folder)
+        assert r.returncode == 2 and 'is a folder' in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    r = quantnotes('vol', 'train', '--profile', 'smoke', '--out', folder, '--no-progress')
+    assert r.returncode == 2 and 'is a folder' in r.stderr, r.stderr
+    assert list(folder.iterdir()) == []
+    # a CBOE download whose gzip stream is corrupt
+    from quantnotes.vol.real import synthetic_chain
+    from quantnotes.vol.cboe import write_cboe_csv
+    monthlies = [x.strftime('%Y-%m-%d') for x in pd.date_range('2022-02-01', periods=16, freq='WOM-3FRI')]
+    f = write_cboe_csv(synthetic_chain(expiries=monthlies, seed=3)[0], tmp_path/'chain.csv.gz', spot=4500.0)
+    f.write_bytes(_corrupt(f.read_bytes(), 30))
+    r = quantnotes('vol', 'repair', '--cboe', f, '--out', tmp_path/'c.npz')
+    assert r.returncode == 2 and 'chain.csv.gz' in r.stderr and 'corrupt gzip data' in r.stderr, r.stderr
+    assert r.stderr.count('\n') == 1 and not (tmp_path/'c.npz').exists()
+
 def test_train_then_repair_with_cnn(quotes, tmp_path):
     d, g, w, m = quotes
     r = quantnotes('vol', 'train', '--profile', 'smoke', '--out', tmp_path/'m.pt', '--no-progress')

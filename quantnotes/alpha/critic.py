@@ -945,7 +945,9 @@ class Analyser:
         for s in stmts:
             if self.depth == 0: self.top_stmt = s
             try: self.exec(s)
-            except RecursionError: pass
+            except RecursionError:  # nested too deeply to follow: say so instead of passing it silently
+                self.find('other', 2, self.loc(s), 'the Critic could not analyse this statement (nested too deeply); '
+                          'whatever it does to the result is unchecked')
 
     def exec(self, s):
         m = getattr(self, f'ex_{type(s).__name__}', None)
@@ -1174,6 +1176,13 @@ def _code(src:str) -> str:
     return '\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in src.splitlines())
 
 # %% ../../nbs/14_critic.ipynb #9d9feace
+def _unparsable(src:str, i:int, e:Exception) -> dict:
+    "The finding for a code cell the Critic cannot parse: its first line quoted, the parser's reason."
+    first = next((l.strip() for l in src.splitlines() if l.strip()), '') or '(empty)'
+    why = f'line {e.lineno}: {e.msg}' if isinstance(e, SyntaxError) else 'nested too deeply' if isinstance(e, (RecursionError, MemoryError)) else str(e)
+    return dict(defect_class='other', severity=2, cell=i, quote=first[:200],
+                message=f'the Critic could not analyse this cell ({why}); whatever it does to the result is unchecked')
+
 def analyse(nb, hyp:Hypothesis|None=None) -> list[Finding]:
     "Run the offline Critic on an nbformat notebook; returns its findings, sorted by cell."
     cells = cell_texts(nb)
@@ -1181,7 +1190,8 @@ def analyse(nb, hyp:Hypothesis|None=None) -> list[Finding]:
     for i, c in enumerate(nb.cells):
         if c.cell_type != 'code': continue
         try: tree = ast.parse(_code(c.source))
-        except SyntaxError: continue
+        except (SyntaxError, RecursionError, MemoryError, ValueError) as e:  # a cell that cannot be read is a finding
+            a.findings[('other', i, 'unparsable')] = _unparsable(c.source, i, e); continue
         a.cell = i
         a.block(tree.body)
     a.finish()

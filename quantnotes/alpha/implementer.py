@@ -12,13 +12,13 @@ from typing import Optional
 import nbformat
 from ..core import atomic_write, env_hash
 from .log import Hypothesis, Implementation, LLMCall, ResearchLog, LogError
-from .sandbox import DataContract, SandboxResult, run_notebook, make_notebook
+from .sandbox import (DataContract, SandboxResult, run_notebook, make_notebook, ImplementationError,
+                                      parameters_of, read_results, write_results)  # the notebook contract lives in the sandbox
 
 # %% auto #0
 __all__ = ['ALLOWED_IMPORTS', 'IMPLEMENTER_SYSTEM', 'AccessDenied', 'RestrictedLog', 'ImplementerContext', 'implementer_context',
-           'write_results', 'read_results', 'ImplementationError', 'Spec', 'parse_predictor', 'offline_cells',
-           'read_schema', 'parameters_of', 'validate_notebook', 'anthropic_cells', 'ImplementationRun',
-           'run_implementation']
+           'Spec', 'parse_predictor', 'offline_cells', 'read_schema', 'validate_notebook', 'anthropic_cells',
+           'ImplementationRun', 'run_implementation']
 
 # %% ../../nbs/13c_implementer.ipynb #32b12247
 class AccessDenied(PermissionError):
@@ -64,49 +64,7 @@ def implementer_context(log:ResearchLog, hypothesis_id, contract:DataContract) -
                            'the Implementer only works on approved hypotheses')
     return ImplementerContext(h, contract, view)
 
-# %% ../../nbs/13c_implementer.ipynb #2d515d77
-def write_results(res, # the `BacktestResult`
-                  store, # the store it ran on (for the volatility regimes)
-                  schema:dict, # the notebook's SCHEMA
-                  path:str|Path='results.json') -> dict:
-    "Write the numbers the pipeline reads: IRs, costs, regime P&L, daily returns and weights."
-    from quantnotes.alpha.objective import vol_regimes
-    from quantnotes.alpha.promotion import regime_pnl
-    import numpy as np
-    s, smp = res.stats, res.sample
-    reg = vol_regimes(store, list(smp.universe), smp.start, smp.end)
-    rp = regime_pnl(res.daily.net, reg)
-    bad = [k for k in ('ir_is', 'ir_oos') if not np.isfinite(s[k])]
-    if bad: raise ValueError(f'{" and ".join(bad)} is not a number: the strategy has no usable returns in that part of the '
-                             f'sample ({smp.start}..{smp.oos_start}..{smp.end}); check the data range and the warm-up')
-    f = lambda x: float(x) if x is not None else float('nan')
-    out = dict(ir_is=f(s['ir_is']), ir_oos=f(s['ir_oos']), gross_ir_is=f(s['gross_ir_is']), gross_ir_oos=f(s['gross_ir_oos']),
-               turnover=f(s['turnover']), cost_bps=f(s['cost_bps']), carry=bool(s['carry']), ann_net=f(s['ann_net']),
-               n_rebalances=int(s['n_rebalances']), k_eff=int(schema['k_eff']), knobs=list(schema['knobs']),
-               regime_pnl={str(k): float(v) for k, v in rp.items()}, sample=json.loads(smp.model_dump_json()),
-               daily=dict(dates=[d.strftime('%Y-%m-%d') for d in res.daily.index], net=res.daily.net.round(10).tolist(),
-                          gross=res.daily.gross.round(10).tolist()),
-               weights=dict(index=[d.strftime('%Y-%m-%d') for d in res.weights.index], columns=list(res.weights.columns),
-                            values=res.weights.round(10).values.tolist()),
-               data_commit=store.data_commit, env_hash=env_hash())
-    atomic_write(path, json.dumps(out))
-    return out
-
-def read_results(path:str|Path) -> dict:
-    "The results file of a study notebook, with `weights` and `net` as pandas objects."
-    import pandas as pd
-    r = json.loads(Path(path).read_text())
-    for k in ('ir_is', 'ir_oos', 'turnover', 'cost_bps', 'weights', 'daily', 'k_eff'):
-        if k not in r: raise ValueError(f'{path}: results file has no {k!r}')
-    w = r['weights']
-    r['weights_df'] = pd.DataFrame(w['values'], index=pd.DatetimeIndex(w['index']), columns=w['columns'])
-    r['net'] = pd.Series(r['daily']['net'], index=pd.DatetimeIndex(r['daily']['dates']), name='net')
-    return r
-
 # %% ../../nbs/13c_implementer.ipynb #b32bd158
-class ImplementationError(ValueError):
-    "The Implementer could not write a notebook for this hypothesis (no template, or an invalid model reply)."
-
 @dataclass
 class Spec:
     "What the offline Implementer read from a predictor: family, knob values, features."
@@ -183,9 +141,8 @@ ALLOWED_IMPORTS = ('numpy', 'pandas', 'math', 'statistics', 'json', 'quantnotes.
 _HEADER_IMPORTS = '''import numpy as np
 import pandas as pd
 from quantnotes.alpha.pit import ffill
-from quantnotes.alpha.backtest import backtest, last_known
-from quantnotes.alpha.sandbox import DataContract
-from quantnotes.alpha.implementer import write_results'''
+from quantnotes.alpha.backtest import last_known
+from quantnotes.alpha.sandbox import DataContract, backtest, write_results'''
 
 # %% ../../nbs/13c_implementer.ipynb #e865a595
 def _frame(h:Hypothesis, params:dict, schema:dict, carry:bool, body:list) -> list:
@@ -238,17 +195,6 @@ def read_schema(nb) -> dict:
         raise ImplementationError(f"SCHEMA declares {len(schema['knobs'])} knobs but k_eff={schema['k_eff']}")
     return schema
 
-def parameters_of(nb) -> dict:
-    "Literal assignments of the notebook's `parameters` cell."
-    cell = next((c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
-    if cell is None: raise ImplementationError('the notebook has no cell tagged "parameters"')
-    out = {}
-    for node in ast.parse(cell.source).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try: out[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError: raise ImplementationError(f'parameter {node.targets[0].id} must be a literal') from None
-    return out
-
 def validate_notebook(nb) -> dict:
     "Check the notebook contract; returns the schema."
     schema = read_schema(nb)
@@ -292,6 +238,8 @@ The cells must define `signal(view, universe) -> pandas Series of weights by cur
 `out = write_results(res, store, SCHEMA, results_path)`. Use the knob names as variables (they are parameters).
 Imports are allowed only from: numpy, pandas, math, statistics, json, quantnotes.alpha.pit, quantnotes.alpha.backtest.
 Never use data after view.today, never read files, never use the network. Keep it fast (a few seconds).
+Do not import `backtest` or `write_results` yourself: the notebook runs in a sandbox where data arrives one decision
+date at a time, and only the frame's versions of those two work there.
 """
 
 def anthropic_cells(ctx:ImplementerContext, llm, max_attempts:int=2) -> tuple[list, list[LLMCall]]:
@@ -336,7 +284,9 @@ def _sha(p:Path) -> str: return hashlib.sha256(Path(p).read_bytes()).hexdigest()
 def run_implementation(ctx:ImplementerContext, run_dir:str|Path, # this implementation's own folder
                        backend:str='offline', llm=None, timeout:float=120., memory_mb:int|None=4096,
                        deny:list=(), # the research log file and the runs root: never readable by the notebook
-                       impl_id:uuid.UUID|None=None) -> ImplementationRun:
+                       impl_id:uuid.UUID|None=None,
+                       isolation:str|None=None, # 'auto' (default), 'bwrap' or 'none': see `run_notebook`
+                      ) -> ImplementationRun:
     "Write the study notebook, run it in the sandbox and describe the outcome as an `Implementation`."
     from quantnotes.alpha.llm import offline_call
     run_dir = Path(run_dir).resolve(); run_dir.mkdir(parents=True, exist_ok=True)
@@ -363,12 +313,14 @@ def run_implementation(ctx:ImplementerContext, run_dir:str|Path, # this implemen
     c = ctx.contract.materialise(run_dir/'data')
     out = run_dir/'study.executed.ipynb'
     sb = run_notebook(src, out, dict(contract=c.to_dict(), results_path=str(run_dir/'results.json')), cwd=run_dir,
-                      timeout=timeout, memory_mb=memory_mb, read_only=[run_dir/'data'], deny=list(deny), allow=[run_dir])
+                      timeout=timeout, memory_mb=memory_mb, read_only=[run_dir/'data'], deny=list(deny), allow=[run_dir],
+                      isolation=isolation)
     nbp = Path(sb.output) if sb.output else src
     res, status, error = None, sb.status, sb.error
     if sb.ok:
         try: res = read_results(run_dir/'results.json')
         except (OSError, ValueError) as e: status, error = 'failed', f'the notebook ran but its results file is unusable: {e}'
     im = Implementation(notebook=str(nbp), notebook_sha256=_sha(nbp), status='ok' if status == 'ok' else 'failed',
-                        error=error if status != 'ok' else '', wall_s=sb.wall_s, env_hash=sb.env_hash, **base)
+                        error=error if status != 'ok' else '', wall_s=sb.wall_s, env_hash=sb.env_hash,
+                        isolation=sb.isolation, **base)
     return ImplementationRun(im, res, calls, sb, run_dir)

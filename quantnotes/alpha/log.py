@@ -4,20 +4,22 @@
 
 # %% ../../nbs/11_research_log.ipynb #1bc1fc89
 from __future__ import annotations
-import functools, json, random, re, time, uuid
+import functools, hashlib, json, random, re, sqlite3, time, uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import sqlalchemy as sa
+from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ..core import env_hash
 
 # %% auto #0
-__all__ = ['ISO_CURRENCIES', 'DEFECT_CLASSES', 'KINDS', 'TABLES', 'LogError', 'StaleDecisionError', 'Artifact', 'Sample',
-           'Hypothesis', 'Implementation', 'Result', 'Finding', 'Critique', 'RobustnessRow', 'Robustness',
-           'GateDecision', 'LLMCall', 'parse_artifact', 'ResearchLog', 'append', 'get', 'list_', 'recent_hypotheses',
-           'recent_critiques', 'trial_count', 'lineage', 'children', 'decisions', 'pending']
+__all__ = ['ISO_CURRENCIES', 'DEFECT_CLASSES', 'KINDS', 'TABLES', 'GENESIS', 'LogError', 'StaleDecisionError', 'Artifact',
+           'Sample', 'Hypothesis', 'Implementation', 'Result', 'Finding', 'Critique', 'RobustnessRow', 'Robustness',
+           'GateDecision', 'LLMCall', 'parse_artifact', 'sqlite_path', 'ResearchLog', 'payload_sha256', 'chain_hash',
+           'LogTampered', 'Verification']
 
 # %% ../../nbs/11_research_log.ipynb #78c38b70
 class LogError(ValueError):
@@ -102,6 +104,7 @@ class Implementation(Artifact):
     status: Literal['ok', 'failed'] = 'ok'  # a notebook that crashed, hung or broke a sandbox limit is 'failed'
     error: str = ''  # why it failed
     wall_s: Optional[float] = None  # sandbox wall time
+    isolation: str = ''  # what the notebook ran under: 'bwrap' (OS sandbox), 'none' (in-process guards only), '' (not recorded)
 
 class Result(Artifact):
     "Numbers produced by an implementation (its parent)."
@@ -214,36 +217,110 @@ _T = {'hypothesis': _table('hypotheses', sa.Column('dependent_variable', sa.Text
                               sa.Column('request_id', sa.String(64), unique=True)),
       'llm_call': _table('llm_calls', sa.Column('role', sa.String(16), nullable=False, index=True))}
 
+_CHAIN = sa.Table('log_chain', _meta,  # one row per artifact, in insertion order
+    sa.Column('seq', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('artifact_id', sa.String(36), nullable=False, unique=True),
+    sa.Column('kind', sa.String(16), nullable=False),
+    sa.Column('payload_sha256', sa.String(64), nullable=False),
+    sa.Column('prev_hash', sa.String(64), nullable=False),
+    sa.Column('hash', sa.String(64), nullable=False, unique=True))
+GENESIS = '0' * 64  # the previous hash of the first row
+
 _PG_FN = """CREATE OR REPLACE FUNCTION quantnotes_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'research log is append-only: %% on %% refused', TG_OP, TG_TABLE_NAME; END; $$ LANGUAGE plpgsql"""  # %% for the driver's paramstyle
+_PG_DDL_FN = """CREATE OR REPLACE FUNCTION quantnotes_no_drop() RETURNS event_trigger AS $$
+BEGIN RAISE EXCEPTION 'research log is append-only: %% refused', TG_TAG; END; $$ LANGUAGE plpgsql"""
+
+def _guarded(): return [*(t.name for t in _T.values()), _CHAIN.name]
 
 def _install_guards(conn):
-    "Triggers that abort UPDATE and DELETE on every table."
+    "Triggers that abort UPDATE, DELETE and a replacing INSERT on every table (and TRUNCATE on PostgreSQL)."
     dialect = conn.dialect.name
     if dialect == 'postgresql': conn.exec_driver_sql(_PG_FN)
-    for t in _T.values():
+    have = _guard_names(conn) if dialect == 'postgresql' else set()  # create what is missing: never drop a guard
+    for name in _guarded():
+        key = 'artifact_id' if name == _CHAIN.name else 'id'
         for op in ('UPDATE', 'DELETE'):
-            name = f'{t.name}_no_{op.lower()}'
+            tg = f'{name}_no_{op.lower()}'
             if dialect == 'sqlite':
-                conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {t.name} "
-                                     f"BEGIN SELECT RAISE(ABORT, 'research log is append-only: {op} on {t.name} refused'); END")
-            elif dialect == 'postgresql':
-                conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS {name} ON {t.name}')
-                conn.exec_driver_sql(f'CREATE TRIGGER {name} BEFORE {op} ON {t.name} '
-                                     'FOR EACH ROW EXECUTE FUNCTION quantnotes_append_only()')
+                conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {tg} BEFORE {op} ON {name} "
+                                     f"BEGIN SELECT RAISE(ABORT, 'research log is append-only: {op} on {name} refused'); END")
+            elif dialect == 'postgresql' and tg not in have:
+                conn.exec_driver_sql(f'CREATE TRIGGER {tg} BEFORE {op} ON {name} FOR EACH ROW EXECUTE FUNCTION quantnotes_append_only()')
+        if dialect == 'sqlite':  # INSERT OR REPLACE / REPLACE INTO / upsert on an existing key
+            extra = ' OR (NEW.request_id IS NOT NULL AND EXISTS (SELECT 1 FROM gate_decisions WHERE request_id = NEW.request_id))' \
+                    if name == 'gate_decisions' else ''
+            conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {name}_no_replace BEFORE INSERT ON {name} "
+                                 f"WHEN EXISTS (SELECT 1 FROM {name} WHERE {key} = NEW.{key}){extra} "
+                                 f"BEGIN SELECT RAISE(ABORT, 'research log is append-only: a row with this key exists in {name}; "
+                                 f"REPLACE refused'); END")
+        elif dialect == 'postgresql' and f'{name}_no_truncate' not in have:
+            conn.exec_driver_sql(f'CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} '
+                                 'FOR EACH STATEMENT EXECUTE FUNCTION quantnotes_append_only()')
+    if dialect == 'postgresql' and not conn.exec_driver_sql("SELECT 1 FROM pg_event_trigger WHERE evtname = 'quantnotes_no_drop'").first():
+        try:  # DROP TRIGGER / TABLE: an event trigger, which needs a superuser; else the chain catches what follows
+            with conn.begin_nested():
+                conn.exec_driver_sql(_PG_DDL_FN)
+                conn.exec_driver_sql("CREATE EVENT TRIGGER quantnotes_no_drop ON ddl_command_start WHEN TAG IN "
+                                     "('DROP TRIGGER', 'DROP TABLE', 'ALTER TABLE', 'DROP FUNCTION') EXECUTE FUNCTION quantnotes_no_drop()")
+        except sa.exc.DBAPIError: pass
+
+def _guard_names(conn) -> set[str]:
+    "The append-only triggers present in the database."
+    if conn.dialect.name == 'sqlite':
+        return {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return {r[0] for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+
+def _expected_guards(dialect) -> set[str]:
+    last = 'replace' if dialect == 'sqlite' else 'truncate'
+    return {f'{n}_no_{op}' for n in _guarded() for op in ('update', 'delete', last)}
 
 # %% ../../nbs/11_research_log.ipynb #ec0ea4fc
+def sqlite_path(url:str|Path, # a file path, a `sqlite:///` URL, or any other database URL
+               ) -> Optional[Path]:
+    "The file of a SQLite research log, or None for a server URL: the one place a log URL becomes a path."
+    u = str(url)
+    if '://' not in u: return Path(u).expanduser().resolve()
+    if u.startswith('sqlite:///'):
+        rest = u[len('sqlite:///'):].split('?', 1)[0]
+        return Path(rest).expanduser().resolve() if rest and rest != ':memory:' else None
+    return None
+
+_SCHEMES = ('sqlite', 'postgresql')
+
+def _check_url(url:str):
+    "Refuse a URL whose scheme the log does not speak, naming the ones it does."
+    if '://' not in url: return
+    scheme = url.split('://', 1)[0]
+    if scheme.split('+', 1)[0] not in _SCHEMES:
+        raise LogError(f'research log URL {url!r}: unknown scheme {scheme!r}; expected a file path, sqlite:///path or '
+                       'postgresql://user@host/db')
+
+# %% ../../nbs/11_research_log.ipynb #4ba32218
+_DENY_ACTIONS = {sqlite3.SQLITE_DROP_TRIGGER, sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_VIEW,
+                 sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_ALTER_TABLE}
+
+def _authorizer(action, a1, a2, db, src):
+    "Refuse schema changes that would disarm the log, on our own SQLite connections."
+    if action in _DENY_ACTIONS: return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (a1 or '').lower() in ('writable_schema', 'recursive_triggers') and a2 is not None:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
 def _engine(url:str) -> sa.Engine:
-    if '://' not in url: url = f'sqlite:///{Path(url).expanduser().resolve()}'
-    if not url.startswith('sqlite'): return sa.create_engine(url, pool_pre_ping=True)
-    eng = sa.create_engine(url, connect_args={'timeout': 30})
+    _check_url(url)
+    p = sqlite_path(url)
+    if p is None: return sa.create_engine(url, pool_pre_ping=True)
+    eng = sa.create_engine(f'sqlite:///{p}', connect_args={'timeout': 30})
     @sa.event.listens_for(eng, 'connect')
     def _pragmas(dbapi, _):
         dbapi.isolation_level = None  # let SQLAlchemy's begin event below issue BEGIN IMMEDIATE
         cur = dbapi.cursor()
         cur.execute('PRAGMA busy_timeout=30000')
         cur.execute('PRAGMA journal_mode=WAL')
+        cur.execute('PRAGMA recursive_triggers=ON')  # a REPLACE fires the DELETE trigger too
         cur.close()
+        dbapi.set_authorizer(_authorizer)
     @sa.event.listens_for(eng, 'begin')
     def _begin(conn): conn.exec_driver_sql('BEGIN IMMEDIATE')
     return eng
@@ -259,27 +336,63 @@ def _retry(fn, tries=8):
 # %% ../../nbs/11_research_log.ipynb #f185b77d
 class ResearchLog:
     "An append-only log of typed research artifacts in SQLite (a path) or any SQLAlchemy URL."
-    def __init__(self, url:str|Path, # SQLite file path, or a database URL such as postgresql://...
-                 create:bool=True, # create the schema if it is missing
+    def __init__(self, url:str|Path, # SQLite file path, sqlite:///path, or a database URL such as postgresql://...
+                 create:bool=True, # create the schema if it is missing (else refuse a missing or foreign database)
                 ):
         self.url = str(url)
-        if create is False and '://' not in self.url and not Path(self.url).expanduser().exists():
+        _check_url(self.url)
+        p = sqlite_path(self.url)
+        if create is False and p is not None and not p.is_file():
             raise LogError(f'no research log at {self.url}; create one with `quantnotes log init --log {self.url}`')
         self.engine = _engine(self.url)
-        if create: self.init()
+        try:
+            if create: self.init()
+            else: self._check_schema()
+        except sa.exc.DatabaseError as e:
+            self.engine.dispose()
+            raise LogError(f'{self.url} is not a research log: {getattr(e, "orig", e)}') from None
+
+    def _check_schema(self):
+        "Refuse a database that is not a research log."
+        names = set(sa.inspect(self.engine).get_table_names())
+        missing = sorted({t.name for t in _T.values()} - names)
+        if missing: raise LogError(f'{self.url} is not a research log: it has no table(s) {", ".join(missing)}')
 
     def init(self) -> ResearchLog:
-        "Create every table and the append-only triggers if they are not there yet."
+        "Create every table, the append-only triggers and the chain rows of older artifacts, if they are not there yet."
         def go():
             with self.engine.begin() as c:
                 _meta.create_all(c)
                 _install_guards(c)
+                _backfill_chain(c)
         _retry(go)
         return self
 
     def __repr__(self): return f'ResearchLog({self.url!r})'
 
 # %% ../../nbs/11_research_log.ipynb #8005cbb2
+def payload_sha256(payload:str) -> str: return hashlib.sha256(payload.encode('utf-8')).hexdigest()
+
+def chain_hash(prev:str, # the previous row's hash (`GENESIS` for the first)
+               kind:str, id_:str, payload_sha:str) -> str:
+    "The hash of one chain row: over the previous hash, the artifact's kind and id, and its payload's hash."
+    return hashlib.sha256(f'{prev}|{kind}|{id_}|{payload_sha}'.encode()).hexdigest()
+
+def _chain_append(conn, kind:str, id_:str, payload:str):
+    "Extend the chain by one artifact (inside the writer's transaction, which holds the write lock)."
+    if conn.dialect.name == 'postgresql': conn.execute(sa.text('SELECT pg_advisory_xact_lock(7051313)'))  # one chain head at a time
+    last = conn.execute(sa.select(_CHAIN.c.hash).order_by(_CHAIN.c.seq.desc()).limit(1)).scalar()
+    sha = payload_sha256(payload)
+    conn.execute(_CHAIN.insert().values(artifact_id=id_, kind=kind, payload_sha256=sha, prev_hash=last or GENESIS,
+                                        hash=chain_hash(last or GENESIS, kind, id_, sha)))
+
+def _backfill_chain(conn):
+    "Chain the artifacts of a log written before the chain existed, oldest first (only if the chain is empty)."
+    if conn.execute(sa.select(sa.func.count()).select_from(_CHAIN)).scalar(): return
+    rows = sorted((r.created_at, k, r.id, r.payload) for k, t in _T.items()
+                  for r in conn.execute(sa.select(t.c.created_at, t.c.id, t.c.payload)))
+    for _, k, i, p in rows: _chain_append(conn, k, i, p)
+
 def _row(a:Artifact) -> dict:
     r = dict(id=str(a.id), parent_id=str(a.parent_id) if a.parent_id else None,
              created_at=a.created_at.isoformat(timespec='microseconds'), env_hash=a.env_hash,
@@ -317,12 +430,14 @@ def _check_decision(conn, d:GateDecision):
         raise LogError(f"field 'supersedes': item {d.parent_id} has no {d.gate} decision {d.supersedes}")
     return None
 
+@patch
 def append(self:ResearchLog, artifact:Artifact|dict|str, # a model, a dict or JSON text with a `kind`
           ) -> Artifact:
-    "Validate and insert one artifact in one transaction; returns the stored model."
+    "Validate and insert one artifact and its chain row in one transaction; returns the stored model."
     a = artifact if isinstance(artifact, Artifact) else parse_artifact(artifact)
     if isinstance(artifact, Artifact):  # re-validate: a model built with model_construct skips validation
         a = parse_artifact(json.loads(artifact.model_dump_json()))
+    if a.kind == 'gate_decision': self.check()  # never act on a log that fails verification
     def go():
         with self.engine.begin() as c:
             b = a
@@ -339,24 +454,27 @@ def append(self:ResearchLog, artifact:Artifact|dict|str, # a model, a dict or JS
                 if b.parent_id is None: raise LogError("field 'parent_id': a gate decision needs the item it decides")
                 first = _check_decision(c, b)
                 if first is not None: return first
-            c.execute(_T[b.kind].insert().values(**_row(b)))
+            row = _row(b)
+            c.execute(_T[b.kind].insert().values(**row))
+            _chain_append(c, b.kind, row['id'], row['payload'])
             return b
     return _retry(go)
-ResearchLog.append = append
 
 # %% ../../nbs/11_research_log.ipynb #ecb6154b
 def _load(kind, row) -> Artifact: return KINDS[kind].model_validate_json(row['payload'])
 
+@patch
 def get(self:ResearchLog, id_:str|uuid.UUID) -> Artifact:
     "The artifact with this id (any kind)."
     with self.engine.connect() as c: r = _find(c, str(id_))
     if r is None: raise LogError(f'no artifact {id_} in the log')
     return _load(*r)
-ResearchLog.get = get
 
-def list_(self:ResearchLog, kind:str|None=None, # one of `KINDS` (default: all)
-          since:datetime|None=None, # only artifacts created at or after this time
-          limit:int|None=None) -> list[Artifact]:
+# %% ../../nbs/11_research_log.ipynb #fc6d1a57
+@patch
+def list(self:ResearchLog, kind:str|None=None, # one of `KINDS` (default: all)
+         since:datetime|None=None, # only artifacts created at or after this time
+         limit:int|None=None) -> list[Artifact]:
     "Artifacts, newest first."
     if kind is not None and kind not in KINDS: raise LogError(f'unknown kind {kind!r}; one of {sorted(KINDS)}')
     out = []
@@ -367,16 +485,20 @@ def list_(self:ResearchLog, kind:str|None=None, # one of `KINDS` (default: all)
             out += [(r['created_at'], k, r) for r in c.execute(q).mappings()]
     out.sort(key=lambda x: x[0], reverse=True)
     return [_load(k, r) for _, k, r in out[:limit]]
-ResearchLog.list = list_
 
+# %% ../../nbs/11_research_log.ipynb #5ffbb11a
+@patch
 def recent_hypotheses(self:ResearchLog, days:float=60) -> list[Hypothesis]:
     "Hypotheses from the last `days` days, newest first."
     return self.list('hypothesis', since=_now() - timedelta(days=days))
+
+@patch
 def recent_critiques(self:ResearchLog, days:float=60) -> list[Critique]:
     "Critiques from the last `days` days, newest first."
     return self.list('critique', since=_now() - timedelta(days=days))
-ResearchLog.recent_hypotheses, ResearchLog.recent_critiques = recent_hypotheses, recent_critiques
 
+# %% ../../nbs/11_research_log.ipynb #af3560ea
+@patch
 def trial_count(self:ResearchLog, dependent_variable:str|None=None) -> dict[str, int]|int:
     "Implementations per dependent variable (or the count for one)."
     t = _T['implementation']
@@ -384,7 +506,6 @@ def trial_count(self:ResearchLog, dependent_variable:str|None=None) -> dict[str,
         rows = c.execute(sa.select(t.c.dependent_variable, sa.func.count()).group_by(t.c.dependent_variable)).all()
     d = {r[0]: int(r[1]) for r in rows}
     return d if dependent_variable is None else d.get(dependent_variable, 0)
-ResearchLog.trial_count = trial_count
 
 # %% ../../nbs/11_research_log.ipynb #0eb69535
 def _edges(self):
@@ -392,6 +513,7 @@ def _edges(self):
         return {r[0]: (k, r[1], r[2]) for k, t in _T.items()
                 for r in c.execute(sa.select(t.c.id, t.c.parent_id, t.c.created_at))}
 
+@patch
 def lineage(self:ResearchLog, id_:str|uuid.UUID) -> dict:
     "`{'id', 'kind', 'ancestors': [(id, kind), ... root last], 'descendants': nested {'id', 'kind', 'children'}}`."
     e, id_ = _edges(self), str(id_)
@@ -403,9 +525,70 @@ def lineage(self:ResearchLog, id_:str|uuid.UUID) -> dict:
     for i, (k, par, ts) in sorted(e.items(), key=lambda x: x[1][2]): kids.setdefault(par, []).append(i)
     def tree(i): return {'id': i, 'kind': e[i][0], 'children': [tree(j) for j in kids.get(i, [])]}
     return {'id': id_, 'kind': e[id_][0], 'ancestors': anc, 'descendants': tree(id_)['children']}
-ResearchLog.lineage = lineage
+
+# %% ../../nbs/11_research_log.ipynb #c5959028
+class LogTampered(LogError):
+    "The research log fails verification: a row was edited, removed or inserted behind the log's back."
+
+@dataclass
+class Verification:
+    "The outcome of `ResearchLog.verify`."
+    ok: bool
+    rows: int  # chain rows checked
+    head: str  # hash of the last good row
+    bad_seq: Optional[int] = None  # chain position of the first bad row
+    bad_id: Optional[str] = None  # its artifact id
+    reason: str = ''
+
+    def __str__(self):
+        if self.ok: return f'ok: {self.rows} artifact(s), chain head {self.head}'
+        return f'row {self.bad_seq} ({self.bad_id}): {self.reason}'
+
+def _bad_columns(kind:str, row, a:Artifact) -> str:
+    "Which indexed column disagrees with the stored payload ('' if none)."
+    want = _row(a)
+    for k in ('id', 'parent_id', 'created_at', 'env_hash', 'data_commit', 'dependent_variable', 'gate', 'request_id', 'role'):
+        if k in want and k in row and row[k] != want[k] and not (k == 'dependent_variable' and kind == 'implementation'):
+            return f'column {k!r} is {row[k]!r} but the payload says {want[k]!r}'
+    return ''
+
+# %% ../../nbs/11_research_log.ipynb #1755d7f0
+@patch
+def verify(self:ResearchLog) -> Verification:
+    "Recompute the hash chain and check the guards; names the first bad row."
+    with self.engine.connect() as c:
+        chain = c.execute(sa.select(_CHAIN).order_by(_CHAIN.c.seq)).mappings().all()
+        rows = {r['id']: (k, r) for k, t in _T.items() for r in c.execute(sa.select(t)).mappings()}
+        guards = _expected_guards(c.dialect.name) - _guard_names(c)
+    prev, seen = GENESIS, set()
+    def bad(i, ch, why): return Verification(False, i, prev, int(ch['seq']), ch['artifact_id'], why)
+    for i, ch in enumerate(chain):
+        if ch['prev_hash'] != prev: return bad(i, ch, f'its previous hash {ch["prev_hash"][:12]}... is not the hash of the row before ({prev[:12]}...): a row was removed, reordered or rewritten')
+        if ch['artifact_id'] not in rows: return bad(i, ch, f'the {ch["kind"]} it names is missing from the log')
+        kind, row = rows[ch['artifact_id']]
+        if kind != ch['kind']: return bad(i, ch, f'it is chained as a {ch["kind"]} but stored as a {kind}')
+        if payload_sha256(row['payload']) != ch['payload_sha256']: return bad(i, ch, f'the stored {kind} was edited (its payload hash differs)')
+        if chain_hash(prev, kind, row['id'], ch['payload_sha256']) != ch['hash']: return bad(i, ch, 'the chain hash does not match its contents')
+        try: why = _bad_columns(kind, row, _load(kind, row))
+        except ValidationError as e: why = f'its payload is not a valid {kind}: {e.errors()[0]["msg"]}'
+        if why: return bad(i, ch, why)
+        prev = ch['hash']; seen.add(row['id'])
+    extra = sorted(set(rows) - seen)
+    if extra:
+        k, r = rows[extra[0]]
+        return Verification(False, len(chain), prev, None, extra[0], f'{k} {extra[0]} is not in the chain: inserted behind the log\'s back')
+    if guards: return Verification(False, len(chain), prev, None, None, f'append-only trigger(s) {", ".join(sorted(guards))} are missing (dropped?)')
+    return Verification(True, len(chain), prev)
+
+@patch
+def check(self:ResearchLog) -> Verification:
+    "`verify`, raising `LogTampered` if the log fails."
+    v = self.verify()
+    if not v.ok: raise LogTampered(f'the research log {self.url} fails verification: {v}')
+    return v
 
 # %% ../../nbs/11_research_log.ipynb #1878a2ed
+@patch
 def children(self:ResearchLog, id_:str|uuid.UUID, kind:str|None=None) -> list[Artifact]:
     "Direct children of an artifact (optionally of one kind), oldest first."
     out = []
@@ -415,10 +598,12 @@ def children(self:ResearchLog, id_:str|uuid.UUID, kind:str|None=None) -> list[Ar
             out += [(r['created_at'], k, r) for r in c.execute(sa.select(t).where(t.c.parent_id == str(id_))).mappings()]
     return [_load(k, r) for _, k, r in sorted(out, key=lambda x: x[0])]
 
+@patch
 def decisions(self:ResearchLog, item:str|uuid.UUID, gate:str|None=None) -> list[GateDecision]:
     "Decisions on `item` (optionally at one gate), oldest first; the last one is in force."
     return [d for d in self.children(item, 'gate_decision') if gate is None or d.gate == gate]
 
+@patch
 def pending(self:ResearchLog, gate:Literal['proposal', 'promotion'], limit:int|None=None) -> list[Artifact]:
     "Items waiting at a gate, oldest first: hypotheses (proposal) or implementations with a robustness panel (promotion)."
     if gate not in ('proposal', 'promotion'): raise LogError(f"gate must be 'proposal' or 'promotion', got {gate!r}")
@@ -430,4 +615,3 @@ def pending(self:ResearchLog, gate:Literal['proposal', 'promotion'], limit:int|N
     with self.engine.connect() as c:
         rows = c.execute(q.order_by(t.c.created_at).limit(limit)).mappings().all()
     return [_load(k, r) for r in rows]
-ResearchLog.children, ResearchLog.decisions, ResearchLog.pending = children, decisions, pending

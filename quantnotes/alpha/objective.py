@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from .pit import PITStore, PITView, ecb_publication_time
-from .backtest import backtest, rebalance_dates, BacktestResult, _ir
+from .backtest import backtest, rebalance_dates, BacktestResult, information_ratio
 from .log import Sample
 
 # %% auto #0
-__all__ = ['LAMBDAS_V1', 'TERMS', 'DEFAULT_GRID', 'LambdaConfig', 'ObjectiveTerms', 'utility', 'utility_breakdown', 'ReplayStore',
-           'record_weights', 'replay', 'cost_sensitivity', 'c_frag', 'vol_regimes', 'fragility', 'evaluate',
-           'calibrate_lambdas']
+__all__ = ['LAMBDAS_V1', 'TERMS', 'STRESS_PERIODS', 'DEFAULT_GRID', 'LambdaConfig', 'ObjectiveTerms', 'utility',
+           'utility_breakdown', 'ReplayStore', 'record_weights', 'replay', 'cost_sensitivity', 'c_frag', 'vol_regimes',
+           'fragility', 'stress_mask', 'evaluate', 'calibrate_lambdas']
 
 # %% ../../nbs/12_objective.ipynb #b24f8de0
 @dataclass(frozen=True)
@@ -140,21 +140,33 @@ def fragility(store:PITStore, weights:pd.DataFrame, sample:Sample|dict, cost_bps
     smp = sample if isinstance(sample, Sample) else Sample.model_validate(sample)
     base = base or replay(store, weights, smp, cost_bps, carry)
     net = base.daily.net
-    b_ir = _ir(net.to_numpy())
+    b_ir = information_ratio(net.to_numpy())
     abl = {}
     blocks = np.array_split(np.arange(len(net)), n_date_blocks)
     for bl in blocks:
         keep = np.ones(len(net), bool); keep[bl] = False
-        abl[f'dates {net.index[bl[0]].date()}..{net.index[bl[-1]].date()}'] = _ir(net.to_numpy()[keep])
+        abl[f'dates {net.index[bl[0]].date()}..{net.index[bl[-1]].date()}'] = information_ratio(net.to_numpy()[keep])
     if regimes is not None:
         lab = regimes.reindex(net.index)
-        for g in sorted(lab.dropna().unique()): abl[f'regime {g}'] = _ir(net.to_numpy()[(lab != g).to_numpy()])
+        for g in sorted(lab.dropna().unique()): abl[f'regime {g}'] = information_ratio(net.to_numpy()[(lab != g).to_numpy()])
     if currencies:
-        for c in weights.columns: abl[f'currency {c}'] = _ir(replay(store, weights, smp, cost_bps, carry, drop=[c]).daily.net.to_numpy())
-    abl[f'cost x{cost_mult:g}'] = _ir(replay(store, weights, smp, cost_bps*cost_mult, carry).daily.net.to_numpy())
-    for f, w in (families or {}).items(): abl[f'family {f}'] = _ir(replay(store, w, smp, cost_bps, carry).daily.net.to_numpy())
+        for c in weights.columns: abl[f'currency {c}'] = information_ratio(replay(store, weights, smp, cost_bps, carry, drop=[c]).daily.net.to_numpy())
+    abl[f'cost x{cost_mult:g}'] = information_ratio(replay(store, weights, smp, cost_bps*cost_mult, carry).daily.net.to_numpy())
+    for f, w in (families or {}).items(): abl[f'family {f}'] = information_ratio(replay(store, w, smp, cost_bps, carry).daily.net.to_numpy())
     cf, table = c_frag(b_ir, abl)
     return dict(c_frag=cf, base_ir=b_ir, worst=table.ablation.iloc[0], table=table)
+
+# %% ../../nbs/12_objective.ipynb #0fb72de3
+STRESS_PERIODS = {'2008 global financial crisis': ('2008-09-01', '2009-03-31'),
+                  '2011 euro-area debt crisis': ('2011-07-01', '2011-12-31'),
+                  '2020 pandemic shock': ('2020-02-15', '2020-04-30'),
+                  '2022 rates shock': ('2022-02-01', '2022-10-31')}  # first and last day, inclusive
+
+def stress_mask(idx:pd.DatetimeIndex) -> np.ndarray:
+    "True on the days of `idx` that fall inside one of the `STRESS_PERIODS`."
+    m = np.zeros(len(idx), bool)
+    for a, b in STRESS_PERIODS.values(): m |= (idx >= pd.Timestamp(a)) & (idx <= pd.Timestamp(b))
+    return m
 
 # %% ../../nbs/12_objective.ipynb #20ba0965
 def evaluate(store:PITStore, weights:pd.DataFrame, sample:Sample|dict, k_eff:int, # declared by the implementation

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from dateutil.easter import easter
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['G10', 'ECB_PUBLICATION', 'FRED_CODES', 'FRED_LAG', 'FRED_URL', 'LookAheadError', 'RateDataUnavailable',
-           'target_holidays', 'business_days', 'PITStore', 'from_wide', 'PITView', 'ffill', 'ecb_file',
+           'target_holidays', 'business_days', 'as_utc', 'PITStore', 'from_wide', 'PITView', 'ffill', 'ecb_file',
            'ecb_publication_time', 'ecb_spot_store', 'fred_series_id', 'cache_dir', 'fred_csv', 'read_fred_csv',
            'fred_ir3m_store', 'g10_store', 'require_rates', 'synthetic_store']
 
@@ -25,13 +27,8 @@ class RateDataUnavailable(RuntimeError):
 
 # %% ../../nbs/10_pit_data.ipynb #737d88bf
 def _easter(years:np.ndarray) -> pd.DatetimeIndex:
-    "Gregorian Easter Sunday for each year (anonymous Gregorian algorithm, vectorised)."
-    y = np.asarray(years); a, b, c = y % 19, y // 100, y % 100
-    d, e, f = b // 4, b % 4, (b + 8) // 25
-    g = (b - f + 1) // 3; h = (19*a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4; l = (32 + 2*e + 2*i - h - k) % 7; m = (a + 11*h + 22*l) // 451
-    n = h + l - 7*m + 114
-    return pd.DatetimeIndex(pd.to_datetime(pd.DataFrame({'year': y, 'month': n // 31, 'day': n % 31 + 1})))
+    "Gregorian Easter Sunday for each year (`dateutil.easter`)."
+    return pd.DatetimeIndex([pd.Timestamp(easter(int(y))) for y in np.asarray(years)])
 
 @functools.lru_cache(maxsize=64)
 def target_holidays(start:int, # first year
@@ -59,7 +56,7 @@ def business_days(start, # first date (anything `pd.Timestamp` reads)
     return bd.difference(target_holidays(start.year, end.year)).rename('date')
 
 # %% ../../nbs/10_pit_data.ipynb #46510d91
-def _utc(t) -> pd.Timestamp:
+def as_utc(t) -> pd.Timestamp:
     "A UTC timestamp; naive input is read as UTC."
     t = pd.Timestamp(t)
     return t.tz_localize('UTC') if t.tzinfo is None else t.tz_convert('UTC')
@@ -97,6 +94,25 @@ class PITStore:
         self._avail = self.obs['available'].dt.tz_convert(None).to_numpy('datetime64[ns]')  # naive UTC
         self._commit = None
 
+    @classmethod
+    def _from_rows(cls, series:np.ndarray, # series names (str)
+                   date:np.ndarray, available:np.ndarray, # datetime64[ns], naive (available in UTC)
+                   value:np.ndarray, freq:dict, notes:dict|None=None) -> PITStore:
+        "A store from rows taken from a valid store (the sandbox's served rows): no re-validation, a numpy sort."
+        names, code = np.unique(np.asarray(series, dtype=str), return_inverse=True)
+        o = np.lexsort((available, date, code))  # the order __init__ sorts into: series, date, available
+        c, dt, av = code[o], np.asarray(date, 'datetime64[ns]')[o], np.asarray(available, 'datetime64[ns]')[o]
+        self = cls.__new__(cls)
+        self.obs = pd.DataFrame({'series': names[c], 'date': pd.DatetimeIndex(dt), 'available': pd.DatetimeIndex(av).tz_localize('UTC'),
+                                 'value': np.asarray(value, np.float64)[o]})
+        self.freq, self.notes = dict(freq), dict(notes or {})
+        self._same_next = np.r_[(c[1:] == c[:-1]) & (dt[1:] == dt[:-1]), False]
+        self.has_revisions = bool(self._same_next.any())
+        k = np.arange(len(names))
+        self._ranges = {str(nm): (int(a), int(b)) for nm, a, b in zip(names, np.searchsorted(c, k), np.searchsorted(c, k, side='right'))}
+        self._avail, self._commit = av, None
+        return self
+
     @property
     def names(self) -> list[str]: return sorted(self.freq)
 
@@ -123,7 +139,7 @@ class PITStore:
 
     def asof(self, t) -> PITView:
         "The point-in-time view at `t` (naive times are UTC): only what was available at `t`."
-        return PITView(self, _utc(t))
+        return PITView(self, as_utc(t))
 
     def __repr__(self):
         return f'PITStore({len(self.freq)} series, {len(self.obs)} observations, commit {self.data_commit[:12]})'
@@ -174,23 +190,24 @@ class PITView:
     def __repr__(self): return f'PITView(as_of={self.as_of.isoformat()}, {len(self._obs)} observations)'
 
 # %% ../../nbs/10_pit_data.ipynb #776ac675
-def _series(self:PITView, name:str, # series name
-            start=None, # first date label (default: the first observation)
-            end=None, # last date label (default and maximum: `today`)
-           ) -> pd.Series:
+@patch
+def series(self:PITView, name:str, # series name
+           start=None, # first date label (default: the first observation)
+           end=None, # last date label (default and maximum: `today`)
+          ) -> pd.Series:
     "The known observations of one series between `start` and `end`."
     self._check(end, f'series({name!r}) end'); self._name(name)
     o = self._obs.iloc[slice(*self._ranges.get(name, (0, 0)))]
     s = pd.Series(o['value'].to_numpy(), index=pd.DatetimeIndex(o['date'], name='date'), name=name)
     return s.loc[slice(start, end)].copy()
-PITView.series = _series
 
 # %% ../../nbs/10_pit_data.ipynb #8b90a9d8
 def _calendar(freq, start, end):
     if freq == 'B': return business_days(start, end)
     return pd.date_range(pd.Timestamp(start).to_period('M').start_time, end, freq='MS', name='date').as_unit('ns')
 
-def _panel(self:PITView, names:list[str]|None=None, # series (default: every series of frequency `freq`)
+@patch
+def panel(self:PITView, names:list[str]|None=None, # series (default: every series of frequency `freq`)
            start=None, # first date label (default: the first observation of those series)
            end=None, # last date label (default and maximum: `today`)
            freq:str|None=None, # 'B' or 'MS' (default: that of `names`, which must agree)
@@ -209,7 +226,6 @@ def _panel(self:PITView, names:list[str]|None=None, # series (default: every ser
     wide = o.pivot(index='date', columns='series', values='value')
     cal = _calendar(f, start, end)
     return wide.reindex(index=cal, columns=names).rename_axis(columns=None)
-PITView.panel = _panel
 
 # %% ../../nbs/10_pit_data.ipynb #7f7a21cd
 class _Loc:
@@ -238,11 +254,19 @@ class _Loc:
             raise LookAheadError(f'iloc position {int(idx.max())} is past the last known row ({n - 1}) at {self.v.today.date()}')
         return p.iloc[rows]
 
-PITView.loc = property(lambda self: _Loc(self))
-PITView.iloc = property(lambda self: _Loc(self, positional=True))
+@patch(as_prop=True)
+def loc(self:PITView) -> _Loc:
+    "Label-based access to the daily panel: `view.loc[date]`, `view.loc[a:b]`, `view.loc[a:b, names]`."
+    return _Loc(self)
+
+@patch(as_prop=True)
+def iloc(self:PITView) -> _Loc:
+    "Position-based access to the daily panel, refusing positions past the last known row."
+    return _Loc(self, positional=True)
 
 # %% ../../nbs/10_pit_data.ipynb #4125f046
-def _resample(self:PITView, rule:str, # pandas offset alias labelled at period end: 'W-FRI', 'ME', 'QE', ...
+@patch
+def resample(self:PITView, rule:str, # pandas offset alias labelled at period end: 'W-FRI', 'ME', 'QE', ...
               how:str='last', # aggregation: 'last', 'mean', 'first', 'sum', 'count'
               names:list[str]|None=None, # daily series (default: all)
               start=None, end=None, # date-label bounds (end at most `today`)
@@ -259,10 +283,10 @@ def _resample(self:PITView, rule:str, # pandas offset alias labelled at period e
                                  f"{self.today.date()}; pass partial='drop' to leave the incomplete period out")
         r = r[~fut]
     return r
-PITView.resample = _resample
 
 # %% ../../nbs/10_pit_data.ipynb #779f4f4e
-def _align(self:PITView, index:pd.DatetimeIndex, # target date labels (must not pass `today`)
+@patch
+def align(self:PITView, index:pd.DatetimeIndex, # target date labels (must not pass `today`)
            names:list[str], # series to align (any frequency)
            max_age=None, # oldest observation (relative to each target date) that may be used, e.g. '80D'; None: exact dates
           ) -> pd.DataFrame:
@@ -280,7 +304,6 @@ def _align(self:PITView, index:pd.DatetimeIndex, # target date labels (must not 
         keep = (pos >= 0) & (tgt - src[p] <= age_max)
         cols[n] = np.where(keep, vals[p], np.nan)
     return pd.DataFrame(cols, index=index, columns=names)
-PITView.align = _align
 
 def ffill(frame:pd.DataFrame|pd.Series, # a panel from a view
           limit:int, # most consecutive rows a value may be carried into (required: never unbounded)
@@ -288,7 +311,10 @@ def ffill(frame:pd.DataFrame|pd.Series, # a panel from a view
     "Explicit, bounded forward fill; the only way gaps are filled."
     if limit is None or limit < 0: raise ValueError('ffill needs a non-negative limit')
     return frame.ffill(limit=limit)
-PITView.ffill = staticmethod(ffill)
+@patch
+def ffill(self:PITView, frame:pd.DataFrame|pd.Series, limit:int):
+    "`ffill` as a method of the view, for code that only holds a view."
+    return ffill(frame, limit)
 
 # %% ../../nbs/10_pit_data.ipynb #1ac077ec
 G10 = ['USD', 'EUR', 'JPY', 'GBP', 'CHF', 'AUD', 'NZD', 'CAD', 'SEK', 'NOK']  # USD is the numeraire

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
-from .pit import PITStore, PITView, _utc, LookAheadError
+from .pit import PITStore, PITView, as_utc, LookAheadError
 from .log import (ResearchLog, Sample, GateDecision, Critique, Robustness, ISO_CURRENCIES, LogError)
 
 # %% auto #0
-__all__ = ['HOLDOUT_MARK', 'SealedPeriodError', 'SealedStore', 'holdout_openings', 'open_holdout', 'Mask', 'MaskedView',
-           'regime_pnl', 'promotion_criteria']
+__all__ = ['HOLDOUT_MARK', 'RATIONALE_MIN_WORDS', 'SealedPeriodError', 'SealedStore', 'holdout_openings', 'open_holdout', 'Mask',
+           'MaskedView', 'rationale_problem', 'regime_pnl', 'promotion_criteria']
 
 # %% ../../nbs/12b_promotion.ipynb #569bcb7f
 class SealedPeriodError(PermissionError):
@@ -26,7 +26,7 @@ class SealedStore(PITStore):
     "A store whose data ends before `sealed_from`; `asof` at or past it raises `SealedPeriodError`."
     def __init__(self, store:PITStore, sealed_from, # first instant of the sealed period (date = midnight UTC)
                 ):
-        self.sealed_from = _utc(sealed_from)
+        self.sealed_from = as_utc(sealed_from)
         o = store.obs
         cut = self.sealed_from.tz_localize(None)
         keep = (o['date'] < cut) & (o['available'] < self.sealed_from)
@@ -34,8 +34,8 @@ class SealedStore(PITStore):
         self.__full = store
 
     def asof(self, t):
-        if _utc(t) >= self.sealed_from:
-            raise SealedPeriodError(f'{_utc(t).isoformat()} is in the sealed final holdout (from '
+        if as_utc(t) >= self.sealed_from:
+            raise SealedPeriodError(f'{as_utc(t).isoformat()} is in the sealed final holdout (from '
                                     f'{self.sealed_from.date()}); it is opened once, at the promotion gate')
         return super().asof(t)
 
@@ -128,6 +128,20 @@ class MaskedView:
                           self._m.date(start, True), self._m.date(end, True), freq)
         return self._m.frame(p)
 
+# %% ../../nbs/12b_promotion.ipynb #34101ff5
+RATIONALE_MIN_WORDS = 20
+
+def rationale_problem(text:str # the reviewer's economic rationale
+                     ) -> str:
+    "Why `text` is not the one-paragraph rationale criterion 6 asks for ('' if it is)."
+    t = (text or '').strip()
+    if not t: return 'write the economic rationale first'
+    if '\n\n' in t: return 'the rationale must be one paragraph (no blank lines)'
+    n = len(t.split())
+    if n < RATIONALE_MIN_WORDS:
+        return f'the rationale has {n} words; write at least {RATIONALE_MIN_WORDS} (one paragraph on why the mechanism is plausible)'
+    return ''
+
 # %% ../../nbs/12b_promotion.ipynb #7c8b1092
 def regime_pnl(net:pd.Series, # daily net returns
                regimes:pd.Series, # regime label per day
@@ -173,7 +187,7 @@ def promotion_criteria(ir_oos:float, # net OOS IR over the full sample
         dev = abs(replica_ir - ir_oos)/abs(ir_oos) if ir_oos else float('inf')
         add(5, 'independent reimplementation within ±15%', dev <= replica_tol, f'replica IR {replica_ir:.3f} vs {ir_oos:.3f} ({dev:.1%} apart)')
     para = rationale.strip()
-    one_par = bool(para) and '\n\n' not in para and len(para.split()) >= 20
+    one_par = not rationale_problem(para)
     before = rationale_at is not None and (u_viewed_at is None or rationale_at < u_viewed_at)
     add(6, 'human rationale written before U was viewed', one_par and before,
         f'{len(para.split())} words, one paragraph: {one_par}; written {rationale_at and rationale_at.isoformat()}, '

@@ -13,6 +13,7 @@ from typing import Optional
 import yaml
 from pydantic import ValidationError
 from .log import Hypothesis, Sample, LLMCall, ResearchLog, LogError
+from .objective import STRESS_PERIODS
 
 # %% auto #0
 __all__ = ['CORPUS_DIR', 'STRESS_PERIODS', 'LOOKAHEAD_PATTERNS', 'PROPOSER_SYSTEM', 'CorpusDoc', 'load_corpus',

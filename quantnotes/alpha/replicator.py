@@ -14,11 +14,9 @@ import nbformat
 import numpy as np
 import pandas as pd
 from .log import Hypothesis, Finding, Robustness, RobustnessRow, LLMCall
-from .backtest import backtest, _ir
-from .objective import replay
-from .proposer import STRESS_PERIODS
-from .sandbox import DataContract, run_notebook
-from .implementer import parameters_of, read_results
+from .backtest import backtest, information_ratio
+from .objective import replay, stress_mask
+from .sandbox import DataContract, run_notebook, parameters_of, read_results
 
 # %% auto #0
 __all__ = ['REPLICATOR_SYSTEM', 'FAMILIES', 'alternative', 'Ablation', 'robustness_panel', 'replica_signal',
@@ -35,11 +33,6 @@ def alternative(name:str, value):
     raise ValueError(f'knob {name!r} has no alternative rule for a {type(value).__name__}')
 
 # %% ../../nbs/15_replicator.ipynb #24e2c78e
-def _in_stress(idx:pd.DatetimeIndex) -> np.ndarray:
-    m = np.zeros(len(idx), bool)
-    for a, b in STRESS_PERIODS.values(): m |= (idx >= pd.Timestamp(a)) & (idx <= pd.Timestamp(b))
-    return m
-
 def _oos_ir(res, smp) -> tuple[float, float]: return float(res.stats['ir_oos']), float(res.stats['ir_is'])
 
 def _finite(x) -> float: return float(x) if x is not None and np.isfinite(x) else 0.
@@ -126,12 +119,12 @@ def robustness_panel(notebook:str|Path, # the implementation's (unexecuted) stud
     net = results['net']
     rows, calls = [], []
     half = len(net) // 2
-    rows.append(RobustnessRow(name='sample: first half', ir_oos=_finite(_ir(net.to_numpy()[:half])),
+    rows.append(RobustnessRow(name='sample: first half', ir_oos=_finite(information_ratio(net.to_numpy()[:half])),
                               note=f'{net.index[0].date()}..{net.index[half - 1].date()}, full-period IR'))
-    rows.append(RobustnessRow(name='sample: second half', ir_oos=_finite(_ir(net.to_numpy()[half:])),
+    rows.append(RobustnessRow(name='sample: second half', ir_oos=_finite(information_ratio(net.to_numpy()[half:])),
                               note=f'{net.index[half].date()}..{net.index[-1].date()}, full-period IR'))
-    st = _in_stress(net.index)
-    rows.append(RobustnessRow(name='sample: without stress periods', ir_oos=_finite(_ir(net.to_numpy()[~st])),
+    st = stress_mask(net.index)
+    rows.append(RobustnessRow(name='sample: without stress periods', ir_oos=_finite(information_ratio(net.to_numpy()[~st])),
                               note=f'{int(st.sum())} stress days removed'))
     for mult, nm in ((2., f'cost: 2x ({2 * cost:g} bp)'), (0., 'cost: 0 bp')):
         r = replay(store, W, smp, cost * mult, carry)

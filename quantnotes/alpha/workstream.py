@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from .log import (ResearchLog, Hypothesis, Implementation, Result, Critique, Robustness, RobustnessRow,
-                                  GateDecision, LLMCall, Finding)
-from .sandbox import DataContract
-from .proposer import propose, ProposerExhausted
-from .implementer import implementer_context, run_implementation, read_results
+from fastcore.basics import patch
+from .log import (ResearchLog, sqlite_path, Hypothesis, Implementation, Result, Critique, Robustness, GateDecision,
+                                  LLMCall)
+from .objective import evaluate, ObjectiveTerms, utility, vol_regimes, LAMBDAS_V1
+from .sandbox import DataContract, read_results
+from .proposer import propose as propose_hypothesis, ProposerExhausted
+from .implementer import implementer_context, run_implementation
 from .replicator import robustness_panel, independent_replica
 
 # %% auto #0
-__all__ = ['CriticUnavailable', 'critic_review', 'runs_root', 'Workstream', 'step_propose', 'step_gate1', 'step_implement',
-           'step_result', 'step_critic', 'step_panel', 'step_replica', 'advance', 'run_workstream', 'summarise']
+__all__ = ['CriticUnavailable', 'critic_review', 'runs_root', 'Workstream', 'summarise']
 
 # %% ../../nbs/16_workstream.ipynb #93fa6cd2
 class CriticUnavailable(RuntimeError):
@@ -38,12 +39,10 @@ def _made_by(calls:list[LLMCall], backend:str) -> str:
     return calls[-1].made_by if calls and calls[-1].made_by else ('offline' if backend == 'offline' else backend)
 
 def runs_root(log:ResearchLog, runs_dir:str|Path|None=None) -> Path:
-    "Where notebooks run: `runs_dir`, else `<log folder>/runs` for a SQLite path, else `./runs`."
+    "Where notebooks run: `runs_dir`, else `<log folder>/runs` for a SQLite log, else `./runs`."
     if runs_dir: return Path(runs_dir).resolve()
-    u = log.url
-    if '://' not in u: return Path(u).expanduser().resolve().parent/'runs'
-    if u.startswith('sqlite:///'): return Path(u[len('sqlite:///'):]).resolve().parent/'runs'
-    return Path.cwd().resolve()/'runs'
+    p = sqlite_path(log.url)
+    return (p.parent if p else Path.cwd().resolve())/'runs'
 
 # %% ../../nbs/16_workstream.ipynb #c9602ae3
 @dataclass
@@ -73,28 +72,35 @@ class Workstream:
         return self._store
 
     def _deny(self) -> list:
-        u = self.log.url
-        p = Path(u[len('sqlite:///'):] if u.startswith('sqlite:///') else u).expanduser().resolve() if '://' not in u or u.startswith('sqlite:///') else None
+        "What a notebook may never read: the log's SQLite file with its journals, and the runs root."
+        p = sqlite_path(self.log.url)
         return ([p, Path(f'{p}-wal'), Path(f'{p}-shm'), Path(f'{p}-journal')] if p else []) + [self.runs_dir]
 
     def _log_calls(self, calls:list[LLMCall], parent) -> None:
         for c in calls: self.log.append(c.model_copy(update={'parent_id': parent.id if parent is not None else None}))
 
+    def _record(self, artifact, calls:list[LLMCall], step:str, t0:float):
+        "Append a step's artifact and its role's usage records (the artifact as parent); note the step's wall time."
+        a = self.log.append(artifact)
+        self._log_calls(calls, a)
+        self.timings[step].append(time.perf_counter() - t0)
+        return a
+
     def hypotheses(self) -> list[Hypothesis]:
         "The workstream's hypotheses, oldest first."
         return [h for h in reversed(self.log.list('hypothesis')) if h.workstream == self.name]
 
-# %% ../../nbs/16_workstream.ipynb #35f7539b
-def step_propose(self:Workstream) -> Hypothesis:
+# %% ../../nbs/16_workstream.ipynb #a8dc0c82
+@patch
+def propose(self:Workstream) -> Hypothesis:
     "One Proposer call; the hypothesis and its usage records are appended."
     t0 = time.perf_counter()
-    p = propose(self.log, self.contract.info(), self.name, self.backend, self.llm)
-    h = self.log.append(p.hypothesis)
-    self._log_calls(p.calls, h)
-    self.timings['proposer'].append(time.perf_counter() - t0)
-    return h
+    p = propose_hypothesis(self.log, self.contract.info(), self.name, self.backend, self.llm)
+    return self._record(p.hypothesis, p.calls, 'proposer', t0)
 
-def step_gate1(self:Workstream, h:Hypothesis) -> Optional[GateDecision]:
+# %% ../../nbs/16_workstream.ipynb #b53fc27e
+@patch
+def gate1(self:Workstream, h:Hypothesis) -> Optional[GateDecision]:
     "Approve at gate 1 if `auto_gate1` and nothing was decided; else the latest decision (None: waiting)."
     d = self.log.decisions(h.id, 'proposal')
     if d: return d[-1]
@@ -103,23 +109,23 @@ def step_gate1(self:Workstream, h:Hypothesis) -> Optional[GateDecision]:
                                         rationale='approved automatically by --auto-gate1 for an unattended run',
                                         data_commit='none', made_by='auto-gate1'))
 
-def step_implement(self:Workstream, h:Hypothesis) -> Implementation:
+# %% ../../nbs/16_workstream.ipynb #30875237
+@patch
+def implement(self:Workstream, h:Hypothesis) -> Implementation:
     "Write and run the study notebook; the Implementation (ok or failed) and usage records are appended."
     t0 = time.perf_counter()
     ctx = implementer_context(self.log, h.id, self.contract)
     iid = uuid.uuid4()
     run = run_implementation(ctx, self.runs_dir/str(h.id)/str(iid), self.backend, self.llm, timeout=self.timeout,
                              memory_mb=self.memory_mb, deny=self._deny(), impl_id=iid)
-    im = self.log.append(run.implementation)
-    self._log_calls(run.calls, im)
-    self.timings['implementer'].append(time.perf_counter() - t0)
-    return im
+    return self._record(run.implementation, run.calls, 'implementer', t0)
 
 def _run_dir(im:Implementation) -> Path: return Path(im.notebook).parent
 
-def step_result(self:Workstream, h:Hypothesis, im:Implementation) -> Result:
+# %% ../../nbs/16_workstream.ipynb #787e06f9
+@patch
+def result(self:Workstream, h:Hypothesis, im:Implementation) -> Result:
     "The notebook's numbers with U and its terms, and P&L per regime, appended as a Result."
-    from quantnotes.alpha.objective import evaluate, ObjectiveTerms, utility, vol_regimes, LAMBDAS_V1
     t0 = time.perf_counter()
     r = read_results(_run_dir(im)/'results.json')
     n_trials = self.log.trial_count(h.dependent_variable)
@@ -132,27 +138,27 @@ def step_result(self:Workstream, h:Hypothesis, im:Implementation) -> Result:
              n_trials=float(n_trials), c_frag=t.c_frag, log_trials=float(np.log1p(n_trials)),
              gross_ir_is=float(r['gross_ir_is']), ann_net=float(r['ann_net']), replay_ir_oos=float(t.ir_oos),
              **{f'regime_pnl:{k}': float(v) for k, v in r['regime_pnl'].items()})
-    res = self.log.append(Result(parent_id=im.id, data_commit=im.data_commit, made_by=im.made_by, ir_is=r['ir_is'],
-                                 ir_oos=r['ir_oos'], turnover=r['turnover'], cost_bps=r['cost_bps'],
-                                 gross_ir_oos=r['gross_ir_oos'], metrics={k: float(v) for k, v in m.items() if np.isfinite(v)}))
-    self.timings['evaluate'].append(time.perf_counter() - t0)
-    return res
+    return self._record(Result(parent_id=im.id, data_commit=im.data_commit, made_by=im.made_by, ir_is=r['ir_is'],
+                               ir_oos=r['ir_oos'], turnover=r['turnover'], cost_bps=r['cost_bps'], gross_ir_oos=r['gross_ir_oos'],
+                               metrics={k: float(v) for k, v in m.items() if np.isfinite(v)}), [], 'evaluate', t0)
 
-def step_critic(self:Workstream, h:Hypothesis, im:Implementation) -> Critique:
+# %% ../../nbs/16_workstream.ipynb #8221cb01
+@patch
+def critic(self:Workstream, h:Hypothesis, im:Implementation) -> Critique:
     "The Critic's report on the executed notebook, appended as a Critique with its usage records."
     t0 = time.perf_counter()
     rep = critic_review(im.notebook, h, self.backend, self.llm)
     calls = list(getattr(rep, 'calls', []) or [])
     n = len(rep.findings)
     worst = min((f.severity for f in rep.findings), default=None)
-    cr = self.log.append(Critique(parent_id=im.id, data_commit=im.data_commit, made_by=_made_by(calls, self.backend),
-                                  findings=list(rep.findings), dropped=int(getattr(rep, 'dropped', 0)),
-                                  summary=getattr(rep, 'summary', '') or f'{n} finding(s); worst severity {worst or "-"}'))
-    self._log_calls(calls, cr)
-    self.timings['critic'].append(time.perf_counter() - t0)
-    return cr
+    return self._record(Critique(parent_id=im.id, data_commit=im.data_commit, made_by=_made_by(calls, self.backend),
+                                 findings=list(rep.findings), dropped=int(getattr(rep, 'dropped', 0)),
+                                 summary=getattr(rep, 'summary', '') or f'{n} finding(s); worst severity {worst or "-"}'),
+                        calls, 'critic', t0)
 
-def step_panel(self:Workstream, h:Hypothesis, im:Implementation, cr:Critique) -> Robustness:
+# %% ../../nbs/16_workstream.ipynb #b5cc883f
+@patch
+def panel(self:Workstream, h:Hypothesis, im:Implementation, cr:Critique) -> Robustness:
     "The eight-row robustness panel, appended (independent=False)."
     t0 = time.perf_counter()
     d = _run_dir(im)
@@ -160,26 +166,21 @@ def step_panel(self:Workstream, h:Hypothesis, im:Implementation, cr:Critique) ->
     rows, calls = robustness_panel(d/'study.ipynb', read_results(d/'results.json'), h, c, cr.findings,
                                    run_dir=d/'replicator', backend=self.backend, llm=self.llm, timeout=self.timeout, memory_mb=self.memory_mb,
                                    read_only=[d/'data'], deny=self._deny(), allow=[d])
-    rb = self.log.append(Robustness(parent_id=im.id, data_commit=im.data_commit, made_by=_made_by(calls, self.backend),
-                                    rows=rows, independent=False))
-    self._log_calls(calls, rb)
-    self.timings['replicator_panel'].append(time.perf_counter() - t0)
-    return rb
+    return self._record(Robustness(parent_id=im.id, data_commit=im.data_commit, made_by=_made_by(calls, self.backend),
+                                   rows=rows, independent=False), calls, 'replicator_panel', t0)
 
-def step_replica(self:Workstream, h:Hypothesis, im:Implementation, res:Result) -> Robustness:
+# %% ../../nbs/16_workstream.ipynb #f4e0dbbc
+@patch
+def replica(self:Workstream, h:Hypothesis, im:Implementation, res:Result) -> Robustness:
     "The independent reimplementation from the hypothesis and the frozen contract, appended (independent=True)."
     t0 = time.perf_counter()
     rows, calls = independent_replica(h, self.contract, res.ir_oos, self.backend, self.llm)
-    rb = self.log.append(Robustness(parent_id=im.id, data_commit=self.contract.data_commit,
-                                    made_by=_made_by(calls, self.backend), rows=rows, independent=True))
-    self._log_calls(calls, rb)
-    self.timings['replicator_independent'].append(time.perf_counter() - t0)
-    return rb
-
-Workstream.propose, Workstream.gate1, Workstream.implement = step_propose, step_gate1, step_implement
-Workstream.result, Workstream.critic, Workstream.panel, Workstream.replica = step_result, step_critic, step_panel, step_replica
+    return self._record(Robustness(parent_id=im.id, data_commit=self.contract.data_commit,
+                                   made_by=_made_by(calls, self.backend), rows=rows, independent=True),
+                        calls, 'replicator_independent', t0)
 
 # %% ../../nbs/16_workstream.ipynb #4633c68c
+@patch
 def advance(self:Workstream, h:Hypothesis) -> str:
     "Do every missing step for `h`; returns its stage."
     d = self.gate1(h)
@@ -200,32 +201,6 @@ def advance(self:Workstream, h:Hypothesis) -> str:
     if not any(a.kind == 'robustness' and a.independent for a in kids): self.replica(h, im, res)
     g = self.log.decisions(im.id, 'promotion')
     return f'gate 2: {g[-1].decision}' if g else 'awaiting gate 2'
-Workstream.advance = advance
-
-# %% ../../nbs/16_workstream.ipynb #0cadbdac
-def run_workstream(self:Workstream, n_hypotheses:int, # the workstream's target number of hypotheses
-        progress:bool=True) -> dict:
-    "Propose up to `n_hypotheses`, then advance each; returns a summary (stages, counts, timings)."
-    from tqdm.auto import tqdm
-    t0 = time.perf_counter()
-    hs = self.hypotheses()
-    bar = tqdm(total=n_hypotheses, desc=f'{self.name}', disable=not progress, file=sys.stderr, unit='hyp')
-    stages = {}
-    try:
-        for i in range(max(n_hypotheses, len(hs))):
-            if i >= len(hs):
-                if i >= n_hypotheses: break
-                bar.set_postfix_str('proposing')
-                try: hs.append(self.propose())
-                except ProposerExhausted as e:
-                    self.notes.append(str(e)); self.echo(f'note: {e}'); break
-            bar.set_postfix_str(f'advancing {str(hs[i].id)[:8]}')
-            stages[str(hs[i].id)] = self.advance(hs[i])
-            if i < n_hypotheses: bar.update(1)
-    finally: bar.close()
-    return summarise(self.log, self.name) | dict(stages=stages, wall_s=time.perf_counter() - t0, notes=list(self.notes),
-                                                  timings={k: list(v) for k, v in self.timings.items()})
-Workstream.run = run_workstream
 
 # %% ../../nbs/16_workstream.ipynb #22a40163
 def summarise(log:ResearchLog, workstream:str) -> dict:
@@ -254,3 +229,28 @@ def summarise(log:ResearchLog, workstream:str) -> dict:
                 pending_gate2=sum(1 for i in log.pending('promotion') if str(i.id) in iids),
                 llm_calls=len(calls), api_usd=round(sum(spend.values()), 6), api_usd_by_role=dict(spend),
                 sandbox_s=round(sum(i.wall_s or 0. for i in imps), 3))
+
+# %% ../../nbs/16_workstream.ipynb #0cadbdac
+@patch
+def run(self:Workstream, n_hypotheses:int, # the workstream's target number of hypotheses
+        progress:bool=True) -> dict:
+    "Propose up to `n_hypotheses`, then advance each; returns a summary (stages, counts, timings)."
+    from tqdm.auto import tqdm
+    t0 = time.perf_counter()
+    hs = self.hypotheses()
+    bar = tqdm(total=n_hypotheses, desc=f'{self.name}', disable=not progress, file=sys.stderr, unit='hyp')
+    stages = {}
+    try:
+        for i in range(max(n_hypotheses, len(hs))):
+            if i >= len(hs):
+                if i >= n_hypotheses: break
+                bar.set_postfix_str('proposing')
+                try: hs.append(self.propose())
+                except ProposerExhausted as e:
+                    self.notes.append(str(e)); self.echo(f'note: {e}'); break
+            bar.set_postfix_str(f'advancing {str(hs[i].id)[:8]}')
+            stages[str(hs[i].id)] = self.advance(hs[i])
+            if i < n_hypotheses: bar.update(1)
+    finally: bar.close()
+    return summarise(self.log, self.name) | dict(stages=stages, wall_s=time.perf_counter() - t0, notes=list(self.notes),
+                                                  timings={k: list(v) for k, v in self.timings.items()})

@@ -15,7 +15,8 @@ from fastcore.basics import patch
 from .lobster import LobsterBook, PRICE_SCALE
 
 # %% auto #0
-__all__ = ['ExecConfig', 'walk_book', 'walk_book_depleted', 'depleted_top', 'LobsterExecutionEnv']
+__all__ = ['ExecConfig', 'walk_book', 'overflow_notional', 'sweep_book', 'walk_book_depleted', 'depleted_top',
+           'LobsterExecutionEnv']
 
 # %% ../../nbs/22_execution_env.ipynb #f93ee655
 @dataclass
@@ -31,6 +32,7 @@ class ExecConfig:
     rv_window_s:float=30.0 # look-back window of the realised-volatility feature, seconds
     leak_signal:bool=False # add a 7th feature: the NEXT step's mid change (a deliberate look-ahead leak)
     start_range:tuple|None=None # (lo, hi) seconds after midnight for episode starts; None = whole book
+    completion:str='penalty' # 'penalty' (the write-up's c*(q/X)^2 on unsold shares) or 'sweep' (must-complete: see `sweep_book`)
 
     def __post_init__(self):
         def bad(msg): raise ValueError(f'ExecConfig: {msg}')
@@ -47,6 +49,7 @@ class ExecConfig:
         if self.side not in ('sell', 'buy'): bad(f"side must be 'sell' or 'buy', got {self.side!r}")
         if self.impact not in ('none', 'transient', 'persistent'):
             bad(f"impact must be 'none', 'transient' or 'persistent', got {self.impact!r}")
+        if self.completion not in ('penalty', 'sweep'): bad(f"completion must be 'penalty' or 'sweep', got {self.completion!r}")
         if not isinstance(self.leak_signal, (bool, np.bool_)): bad(f'leak_signal must be a bool, got {self.leak_signal!r}')
         if self.start_range is not None:
             try: lo, hi = (float(x) for x in self.start_range)
@@ -65,6 +68,29 @@ def walk_book(px:list, # level prices, best first (ints, 1/10,000 $)
         if s >= rem: return size, notional + rem * p
         notional += s * p; rem -= s
     return size - rem, notional
+
+# %% ../../nbs/22_execution_env.ipynb #86f29893
+def overflow_notional(px:list, # visible level prices, best first
+                      sz:list, # visible level sizes
+                      n:int, # shares beyond what the visible levels hold
+                      away:int, # direction of worse prices: -1 on the bid side (selling), +1 on the ask side
+                      tick_units:int=100, # one tick in price units (1/10,000 $)
+                     ) -> int:
+    "Notional of `n` shares on the book extended past its last level: mean spacing (>= a tick), mean level size."
+    if n <= 0: return 0
+    occ = [(p, s) for p, s in zip(px, sz) if s > 0] or [(px[0], 1)]
+    gap = max(abs(occ[-1][0] - occ[0][0]) / (len(occ) - 1) if len(occ) > 1 else 0.0, float(tick_units))
+    lvl = max(int(round(sum(s for _, s in occ) / len(occ))), 1)
+    full, rest = divmod(int(n), lvl)
+    j = np.arange(1, full + (rest > 0) + 1)
+    prices = np.maximum(np.rint(occ[-1][0] + away * gap * j), tick_units)
+    sizes = np.full(len(j), lvl); sizes[-1] = rest if rest else lvl
+    return int((prices * sizes).sum())
+
+def sweep_book(px:list, sz:list, size:int, away:int, tick_units:int=100) -> int:
+    "Notional of executing all `size` shares: the visible levels first (`walk_book`), then `overflow_notional`."
+    filled, notional = walk_book(px, sz, size)
+    return notional + overflow_notional(px, sz, size - filled, away, tick_units)
 
 # %% ../../nbs/22_execution_env.ipynb #b2cab941
 def walk_book_depleted(px:list, sz:list, size:int,
@@ -201,7 +227,7 @@ def reset(self:LobsterExecutionEnv, *, seed:int|None=None, options:dict|None=Non
     obs[:, 5] = np.clip(self._rv_at(ts) / self.rv_median, -10, 10)
     if cfg.leak_signal:
         obs[:-1, 6] = np.clip(np.diff(mids) / self.sigma_step, -10, 10); obs[-1, 6] = 0.0
-    self._obs, self._imb_ep, self._ts = obs, imb.tolist(), ts.tolist()
+    self._obs, self._imb_ep, self._ts, self._idx = obs, imb.tolist(), ts.tolist(), idx
     self._px, self._sz = self._own_px[idx].tolist(), self._own_sz[idx].tolist()
     if self._impact:
         self._used = {}
@@ -228,6 +254,11 @@ def step(self:LobsterExecutionEnv, action):
     if want <= 0: filled = notional = 0
     elif self._impact: filled, notional = walk_book_depleted(self._px[k], self._sz[k], want, self._used, self._ts[k], self._decay)
     else: filled, notional = walk_book(self._px[k], self._sz[k], want)
+    swept = 0
+    if k == n - 1 and filled < want and self.config.completion == 'sweep':  # must-complete: sell the rest anyway
+        swept = want - filled
+        notional += overflow_notional(self._px[k], self._sz[k], swept, -1 if self._sgn > 0 else 1, round(self.tick * PRICE_SCALE))
+        filled = want
     if filled:
         slip = self._bps * (self._s0 - notional / (filled * PRICE_SCALE))
         contrib = slip * filled / X
@@ -244,7 +275,7 @@ def step(self:LobsterExecutionEnv, action):
     f = self._filled
     vwap = self._notional / (f * PRICE_SCALE) if f else float('nan')
     info.update(is_bps=self._is, shortfall_dollars=self._sgn * (self._s0 * f - self._notional / PRICE_SCALE),
-                total_filled=f, unfilled=q, arrival_mid=self._s0, vwap=vwap, start_time=self._t0, penalty=pen)
+                total_filled=f, unfilled=q, swept=swept, arrival_mid=self._s0, vwap=vwap, start_time=self._t0, penalty=pen)
     return obs.copy(), reward - pen, True, False, info
 
 @patch

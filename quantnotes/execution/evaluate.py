@@ -15,7 +15,7 @@ from .model_env import AlmgrenChrissEnv, expected_cost_closed_form
 
 # %% auto #0
 __all__ = ['LADDER_ENV', 'paired_start_times', 'evaluate_paired', 'summarise', 'paired_differences', 'ladder_recover',
-           'ladder_leak', 'sanity_ladder']
+           'ladder_leak', 'sanity_ladder', 'paired_tests', 'bh_adjust']
 
 # %% ../../nbs/26_execution_eval.ipynb #9d75f435
 def paired_start_times(start_range:tuple, # (earliest, latest) episode start, seconds
@@ -28,7 +28,7 @@ def paired_start_times(start_range:tuple, # (earliest, latest) episode start, se
     return np.round(np.random.default_rng(seed).uniform(lo, hi, n), 3)
 
 # %% ../../nbs/26_execution_eval.ipynb #e5f84608
-def _run(envs:list, policy, start_times:np.ndarray, batched:bool):
+def _run(envs:list, policy, start_times:np.ndarray, batched:bool, info_keys:tuple=()):
     "Run `policy` on episodes at `start_times` in chunks of `len(envs)`; returns (episode rows, step arrays)."
     ep, st_rows = [], []
     for c0 in range(0, len(start_times), len(envs)):
@@ -38,15 +38,16 @@ def _run(envs:list, policy, start_times:np.ndarray, batched:bool):
         ret, k = np.zeros(len(sts)), 0
         while live:
             O = np.stack([obs[i] for i in live])
-            A = (np.asarray(policy.act(O), float).reshape(-1) if batched
-                 else np.array([float(np.asarray(policy.act(o[None])).reshape(-1)[0]) for o in O]))
+            A = (np.asarray(policy.act(O), float).reshape(len(O), -1) if batched
+                 else np.stack([np.asarray(policy.act(o[None]), float).reshape(-1) for o in O]))
             still = []
             for j, i in enumerate(live):
-                o, r, term, trunc, info = envs[i].step(np.array([A[j]], np.float32))
+                o, r, term, trunc, info = envs[i].step(A[j].astype(np.float32))
                 ret[i] += r; obs[i] = o
-                st_rows.append((c0 + i, k, O[j, 0], O[j, 1], A[j], info.get('filled', np.nan),
+                st_rows.append((c0 + i, k, O[j, 0], O[j, 1], A[j, 0], info.get('filled', np.nan),
                                 info.get('slippage_bps', np.nan), info.get('imbalance', np.nan), r))
-                if term or trunc: ep.append((c0 + i, float(sts[i]), float(info.get('is_bps', np.nan)), ret[i], k + 1))
+                if term or trunc: ep.append((c0 + i, float(sts[i]), float(info.get('is_bps', np.nan)), ret[i], k + 1,
+                                             *(info.get(key, np.nan) for key in info_keys)))
                 else: still.append(i)
             live, k = still, k + 1
     return ep, st_rows
@@ -57,6 +58,7 @@ def evaluate_paired(env_fn:Callable, # zero-argument factory of one environment
                     batch:bool=True, # one `act` call per step for all live episodes (False: per episode)
                     return_steps:bool=False, # also return the per-step records
                     n_envs:int=100, # environment copies stepped together (chunk size)
+                    info_keys:tuple=(), # keys of the final step's info to keep as extra columns (e.g. 'fee_bps')
                    ):
     "Run every policy on the same episodes; one row per (episode, policy), plus per-step rows if asked."
     start_times = np.asarray(start_times, float)
@@ -64,16 +66,16 @@ def evaluate_paired(env_fn:Callable, # zero-argument factory of one environment
     eps, steps = [], []
     for name, pol in policies.items():
         t0 = time.perf_counter()
-        e, s = _run(envs, pol, start_times, batch)
+        e, s = _run(envs, pol, start_times, batch, tuple(info_keys))
         dt = time.perf_counter() - t0
-        eps.append(pd.DataFrame(e, columns=['episode', 'start_time', 'is_bps', 'return', 'n_decisions'])
+        eps.append(pd.DataFrame(e, columns=['episode', 'start_time', 'is_bps', 'return', 'n_decisions', *info_keys])
                      .assign(policy=name, seconds=dt))
         if return_steps:
             steps.append(pd.DataFrame(s, columns=['episode', 'step', 'time_left', 'inventory', 'action', 'filled',
                                                   'slippage_bps', 'imbalance', 'reward']).assign(policy=name))
     for e in envs:
         if hasattr(e, 'close'): e.close()
-    cols = ['episode', 'policy', 'start_time', 'is_bps', 'return', 'n_decisions', 'seconds']
+    cols = ['episode', 'policy', 'start_time', 'is_bps', 'return', 'n_decisions', 'seconds', *info_keys]
     rank = {name: i for i, name in enumerate(policies)}  # keep the caller's policy order, not the alphabet's
     by_policy = lambda c: c.map(rank) if c.name == 'policy' else c
     df = pd.concat(eps, ignore_index=True)[cols].sort_values(['episode', 'policy'], key=by_policy, kind='stable',
@@ -133,15 +135,17 @@ def ladder_recover(lam:float=0.0, # risk aversion of the model environment (1/$)
                    env_kwargs:dict|None=None, # overrides of `LADDER_ENV`
                    model=None, # an already trained sb3 model for this environment (skips training)
                    progress:bool=False,
+                   algo:str='ppo', # 'ppo' or 'recurrent_ppo' (see `25a_execution_agents`)
                   ) -> tuple[dict, object]:
-    "Rung 1: train PPO in the AC model environment and compare its cost to the closed form; (row, model)."
-    from quantnotes.execution.ppo import train_ppo, PPOPolicy
+    "Rung 1: train the agent in the AC model environment and compare its cost to the closed form; (row, model)."
+    from quantnotes.execution.ppo import PPOPolicy
+    from quantnotes.execution.agents import train_agent_algo, AgentPolicy
     kw = {**LADDER_ENV, **(env_kwargs or {}), 'lam': lam}
-    if model is None: model = train_ppo(lambda: AlmgrenChrissEnv(**kw), config, seed, progress)
+    if model is None: model = train_agent_algo(lambda: AlmgrenChrissEnv(**kw), algo, config, seed, progress)
     u = AlmgrenChrissEnv(**kw)
     cf = expected_cost_closed_form(u)
     df = _ladder_eval(kw, {'twap': TWAPPolicy(u.n_steps), 'ac': ACPolicy(cf.loc['ac', 'fractions']),
-                           'ppo': PPOPolicy(model)}, n_eval, seed)
+                           'ppo': PPOPolicy(model) if algo == 'ppo' else AgentPolicy(model)}, n_eval, seed)
     J = summarise(df).objective_bps
     pdf = paired_differences(df, 'ac', value='objective')
     d = pdf.loc['ppo']
@@ -151,7 +155,7 @@ def ladder_recover(lam:float=0.0, # risk aversion of the model environment (1/$)
     # share of AC's (paired) improvement over TWAP that the agent recovers; undefined when AC is TWAP
     recovered = 1 - d.mean_diff / pdf.loc['twap', 'mean_diff'] if j_tw - j_ac > 1e-9 else np.nan
     ok = bool(gap <= tol and not too_good and (np.isnan(recovered) or recovered >= min_recovered))
-    row = dict(check=f"recover AC (lam={lam:g})", agent_bps=J['ppo'], closed_form_bps=j_ac, twap_closed_bps=j_tw,
+    row = dict(check=f"recover AC (lam={lam:g})" + ('' if algo == 'ppo' else f' [{algo}]'), agent_bps=J['ppo'], closed_form_bps=j_ac, twap_closed_bps=j_tw,
                ac_mc_bps=J['ac'], other_agent_bps=np.nan, rel_gap=gap, recovered=recovered,
                diff_vs_ref_bps=d.mean_diff, ci_low=d.ci_low, ci_high=d.ci_high, passed=ok,
                train_seconds=getattr(model, 'train_seconds', np.nan))
@@ -198,3 +202,38 @@ def sanity_ladder(config=None, # `PPOConfig` used for every agent (default: the 
     r2, m2 = ladder_leak(0.0, config, n_eval, seed, min_gain, m0, env_kwargs, progress)
     out = pd.DataFrame([r0, r1, r2]).set_index('check')
     return (out, {'recover_neutral': m0, 'recover_risk': m1, 'leak': m2}) if return_models else out
+
+# %% ../../nbs/26_execution_eval.ipynb #99bb2b3f
+def paired_tests(df:pd.DataFrame, # output of `evaluate_paired` (one row per episode and policy)
+                 comparisons:list, # (policy, baseline) pairs
+                 value:str='objective', # column compared: 'objective' (minus the return), 'is_bps' or any numeric column
+                 n_boot:int=2000, seed:int=0, level:float=0.95,
+                ) -> pd.DataFrame:
+    "Per pair: mean paired difference, bootstrap CI, Wilcoxon signed-rank p-value, share of episodes the policy wins."
+    from scipy.stats import wilcoxon
+    d = df.assign(objective=-df['return']) if 'objective' not in df else df
+    piv = d.pivot_table(index='episode', columns='policy', values=value, aggfunc='first')
+    rng, rows = np.random.default_rng(seed), []
+    for pol, base in comparisons:
+        for p in (pol, base):
+            if p not in piv: raise ValueError(f'policy {p!r} is not in the evaluation (has: {list(piv.columns)})')
+        diff = (piv[pol] - piv[base]).dropna().to_numpy()
+        n = len(diff)
+        if n < 2: raise ValueError(f'{pol} vs {base}: need at least 2 paired episodes, got {n}')
+        boot = diff[rng.integers(0, n, (n_boot, n))].mean(1)
+        lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+        p = float(wilcoxon(diff, zero_method='wilcox').pvalue) if np.any(diff != 0) else 1.0
+        rows.append(dict(policy=pol, baseline=base, measure=value, mean_diff=float(diff.mean()), ci_low=float(lo),
+                         ci_high=float(hi), p_wilcoxon=p, frac_better=float((diff < 0).mean()), n=n))
+    return pd.DataFrame(rows)
+
+def bh_adjust(table:pd.DataFrame, # rows of `paired_tests`, possibly concatenated from several settings
+              p_col:str='p_wilcoxon', alpha:float=0.05,
+             ) -> pd.DataFrame:
+    "Add `p_bh` (Benjamini–Hochberg adjusted across every row) and `significant` (p_bh < alpha)."
+    from statsmodels.stats.multitest import multipletests
+    out = table.copy()
+    if len(out) == 0: return out.assign(p_bh=[], significant=[])
+    rej, padj, _, _ = multipletests(out[p_col].to_numpy(float), alpha=alpha, method='fdr_bh')
+    out['p_bh'], out['significant'] = padj, rej
+    return out

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_lobster_data.ipynb #4e35df7b
 from __future__ import annotations
-import csv, gzip, io, math, re
+import csv, gzip, io, math, re, zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -122,6 +122,7 @@ def _diagnose(path:Path, ncols:int|None) -> str:
                     try: v = float(c)
                     except ValueError: return f'line {lineno}, column {j+1}: {c!r} is not a number'
                     if not math.isfinite(v): return f'line {lineno}, column {j+1}: {c!r} is not finite'
+    except zlib.error as e: return f'corrupt compressed data ({e}): expected an intact gzip-compressed LOBSTER CSV'
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as e:
         return f'cannot read the file ({e})'
     return 'could not be parsed'
@@ -132,7 +133,7 @@ def _read_numeric(path:Path, dtypes:dict|type, ncols:int|None=None) -> np.ndarra
     try:
         df = pd.read_csv(path, header=None, dtype=dtypes, engine='c', compression='infer')
     except pd.errors.EmptyDataError: raise LobsterError(f'{path.name}: the file is empty') from None
-    except (ValueError, OverflowError, pd.errors.ParserError, OSError, EOFError) as e:
+    except (ValueError, OverflowError, pd.errors.ParserError, OSError, EOFError, zlib.error) as e:
         raise LobsterError(f'{path.name}: {_diagnose(path, ncols)}') from e
     if len(df) == 0: raise LobsterError(f'{path.name}: the file is empty')
     if df.isna().to_numpy().any():  # only possible for float columns: a short row or an empty field
@@ -161,10 +162,13 @@ def _check_messages(name:str, m:pd.DataFrame) -> dict:
     if bad.any(): raise LobsterError(f'{name}: line {_first_bad(bad)}: direction {dr[bad][0]} is not -1 or +1')
     bad = sz < 0
     if bad.any(): raise LobsterError(f'{name}: line {_first_bad(bad)}: negative size {sz[bad][0]}')
+    bad = (et <= 5) & (cols['price'] <= 0)  # orders and executions carry a real price; halts (7) carry -1
+    if bad.any(): raise LobsterError(f'{name}: line {_first_bad(bad)}: price {cols["price"][bad][0]} is not positive '
+                                     '(expected dollars x 10,000 > 0 for event types 1-5)')
     return dict(time=t, etype=et.astype(np.int8), order_id=cols['order_id'].astype(np.int64),
                 size=sz.astype(np.int64), price=cols['price'].astype(np.int64), direction=dr.astype(np.int8))
 
-def _check_book(name:str, ob:np.ndarray, levels:int|None) -> dict:
+def _check_book(name:str, ob:np.ndarray, levels:int|None, allow_crossed:bool=False) -> dict:
     nc = ob.shape[1]
     if nc % 4: raise LobsterError(f'{name}: {nc} columns is not a multiple of 4 (ask px, ask size, bid px, bid size per level)')
     if levels is not None:
@@ -175,6 +179,19 @@ def _check_book(name:str, ob:np.ndarray, levels:int|None) -> dict:
         if (arr < 0).any():
             r, c = np.argwhere(arr < 0)[0]
             raise LobsterError(f'{name}: line {r+1}: negative {what} at level {c+1}')
+    for px, sz, what in ((ap, asz, 'ask'), (bp, bsz, 'bid')):
+        bad = (sz > 0) & (px <= 0)  # an occupied level needs a positive price (dummies have size 0)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise LobsterError(f'{name}: line {r+1}: {what} price {px[r, c]} at level {c+1} is not positive '
+                               '(expected dollars x 10,000 > 0 where the size is positive)')
+    if not allow_crossed:
+        both = _valid_top(ap, asz) & _valid_top(bp, bsz)
+        bad = both & (ap[:, 0] <= bp[:, 0])
+        if bad.any():
+            r = _first_bad(bad)
+            raise LobsterError(f'{name}: line {r}: crossed book (best ask {ap[r-1, 0]} <= best bid {bp[r-1, 0]}); '
+                               'expected best ask > best bid on every row')
     return dict(ask_px=ap, ask_sz=asz, bid_px=bp, bid_sz=bsz)
 
 # %% ../../nbs/20_lobster_data.ipynb #767f80cc
@@ -184,6 +201,7 @@ _NAME = re.compile(r'^(?P<ticker>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d
 def load_lobster(message_path:str|Path, # LOBSTER message file (.csv or .csv.gz)
                  orderbook_path:str|Path, # the matching order-book file
                  levels:int|None=None, # keep the first `levels` levels (default: all in the file)
+                 allow_crossed:bool=False, # load a book with crossed rows (counted in the report) instead of refusing it
                 ) -> LobsterBook:
     "Read and validate a LOBSTER message/order-book pair into a `LobsterBook`."
     mp, op = Path(message_path), Path(orderbook_path)
@@ -192,7 +210,7 @@ def load_lobster(message_path:str|Path, # LOBSTER message file (.csv or .csv.gz)
     m = _read_numeric(mp, {0: np.float64, 1: np.int64, 2: np.int64, 3: np.int64, 4: np.int64, 5: np.int64}, 6)
     msg = _check_messages(mp.name, m)
     ob = _read_numeric(op, np.int64).to_numpy()
-    book = _check_book(op.name, ob, levels)
+    book = _check_book(op.name, ob, levels, allow_crossed)
     if len(ob) != len(m):
         raise LobsterError(f'{op.name} has {len(ob)} rows but {mp.name} has {len(m)}: not a matching pair')
     rep = book_report(msg['etype'], book['ask_px'], book['ask_sz'], book['bid_px'], book['bid_sz'])

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/39c_vol_cboe.ipynb #e5febcc3
 from __future__ import annotations
-import csv, gzip, io, re
+import csv, gzip, io, re, zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ def _read_lines(path:Path) -> list[str]:
     raw = path.read_bytes()
     if raw[:2] == b'\x1f\x8b':
         try: raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e: _fail(path, None, f"corrupt gzip data ({e})")
+        except (OSError, EOFError, zlib.error) as e: _fail(path, None, f"corrupt gzip data ({e}); expected a CBOE quotes CSV, plain or gzipped")
     try: text = raw.decode('utf-8-sig')
     except UnicodeDecodeError: text = raw.decode('latin-1')
     return text.splitlines()

@@ -8,10 +8,9 @@ from dataclasses import dataclass, asdict, field
 from typing import Callable
 import numpy as np
 from scipy.ndimage import distance_transform_cdt
-from sklearn.metrics import roc_auc_score
 from .grid import Grid, w_to_vol
 from .quotes import quote_noise, noise_scale
-from .diagnostics import inject_stale
+from .diagnostics import stale_test_quotes, labelled_auc
 
 # %% auto #0
 __all__ = ['DIST_BINS', 'SPARSE_BELOW', 'N_GROUPS', 'sparsity_groups', 'conformal_quantile', 'Conformal', 'surface_features',
@@ -157,13 +156,9 @@ def stale_scores(obs_w, mask, pred_w, sd_vol, grid:Grid) -> np.ndarray:
 
 def stale_auc_loo(predict_fn:Callable, # (obs_w, mask) -> (mu_w, sd_vol or None)
                   true_w, mask, grid:Grid,
-                  seed:int, # same convention as `stale_quote_auc`: noise `seed + 77`, stale choice `seed`
+                  seed:int, # the same contaminated quotes as `stale_quote_auc` (`stale_test_quotes`)
                   stale_frac:float=0.08, folds:int=8) -> float:
     "ROC AUC of the leave-quotes-out standardised residual as a detector of injected stale quotes."
-    rng = np.random.default_rng(seed)
-    noisy = quote_noise(true_w, mask, grid, seed=seed + 77)
-    cont, labels = inject_stale(noisy, mask, grid, rng, stale_frac)
+    cont, labels = stale_test_quotes(true_w, mask, grid, seed, stale_frac)
     pred, sd = leave_out_predict(predict_fn, cont, mask, folds, seed=seed + 1)
-    score = stale_scores(cont, mask, pred, sd, grid)
-    obs = np.asarray(mask) > 0.5
-    return float(roc_auc_score(labels[obs], score[obs])) if len(np.unique(labels[obs])) > 1 else float('nan')
+    return labelled_auc(labels, stale_scores(cont, mask, pred, sd, grid), np.asarray(mask) > 0.5)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Callable
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from .grid import Grid, w_to_vol, calendar_project
+from .grid import Grid, w_to_vol, calendar_project, gatheral_g
 from .quotes import quote_noise
 from .baselines import interp_repair, svi_repair
 
 # %% auto #0
-__all__ = ['missing_rmse', 'mean_se', 'calendar_violation_rate', 'gatheral_g', 'butterfly_violation_rate', 'coverage',
-           'inject_stale', 'stale_quote_auc', 'svi_projection_rmse', 'evaluate_cell']
+__all__ = ['missing_rmse', 'mean_se', 'calendar_violation_rate', 'butterfly_violation_rate', 'coverage', 'inject_stale',
+           'stale_test_quotes', 'labelled_auc', 'stale_quote_auc', 'svi_projection_rmse', 'evaluate_cell']
 
 # %% ../../nbs/35_vol_diagnostics.ipynb #54c28c7d
 def missing_rmse(pred_w, # repaired total variance `(n, nT, nK)`
@@ -40,16 +40,6 @@ def calendar_violation_rate(w, # total variance `(nT, nK)` or `(n, nT, nK)`
                            ) -> float:
     "Share of maturity-adjacent pairs where `w` decreases by more than 1e-8."
     return float(np.mean(np.diff(np.asarray(w), axis=-2) < -1e-8))
-
-def gatheral_g(w, # total variance `(..., nT, nK)`
-               grid:Grid) -> np.ndarray:
-    "Discrete Gatheral–Roper $g(k)$ on interior strikes, shape `(..., nT, nK-2)`."
-    w, dk = np.asarray(w, dtype=np.float64), grid.dk
-    wi = np.maximum(w[..., 1:-1], 1e-6)
-    w1 = (w[..., 2:] - w[..., :-2]) / (2 * dk)
-    w2 = (w[..., 2:] - 2 * w[..., 1:-1] + w[..., :-2]) / dk**2
-    k = grid.k[1:-1]
-    return (1 - k * w1 / (2 * wi)) ** 2 - w1**2 / 4 * (1 / wi + 0.25) + w2 / 2
 
 def butterfly_violation_rate(w, grid:Grid) -> float:
     "Share of interior cells with $g(k) < -10^{-6}$."
@@ -87,6 +77,24 @@ def inject_stale(obs_w, # noisy observed total variance `(n, nT, nK)`
     bumped = np.maximum(vol + shift, 0.03) ** 2 * grid.TT
     return np.where(stale, bumped, obs_w).astype(np.float32), stale.astype(np.int32)
 
+def stale_test_quotes(true_w, # clean total variance `(n, nT, nK)`
+                      mask, # observation mask
+                      grid:Grid,
+                      seed:int, # the noise is seeded by `seed + 77`, the stale choice and shifts by `seed`
+                      stale_frac:float=0.08, # share of each surface's quotes made stale
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    "The contaminated quotes every stale detector here and in `38_vol_conformal`/`38a_vol_stale` is scored on, and their labels."
+    rng = np.random.default_rng(seed)
+    return inject_stale(quote_noise(true_w, mask, grid, seed=seed + 77), mask, grid, rng, stale_frac)
+
+def labelled_auc(labels, # 0/1 labels, e.g. from `inject_stale`
+                 score, # a detector's score, same shape, larger = more suspicious
+                 where, # boolean selection of the cells to score (the observed quotes)
+                ) -> float:
+    "ROC AUC of `score` against `labels` on the selected cells; NaN when they hold only one class."
+    y = np.asarray(labels)[where]
+    return float(roc_auc_score(y, np.asarray(score)[where])) if len(np.unique(y)) == 2 else float('nan')
+
 def stale_quote_auc(predict_fn:Callable, # (obs_w, mask) -> repaired total variance
                     true_w, # clean total variance `(n, nT, nK)`
                     mask, # observation mask
@@ -95,14 +103,9 @@ def stale_quote_auc(predict_fn:Callable, # (obs_w, mask) -> repaired total varia
                     stale_frac:float=0.08, # share of quotes made stale
                    ) -> float:
     "ROC AUC of the repair residual $|w_{obs} - \\hat w|$ as a detector of injected stale quotes."
-    rng = np.random.default_rng(seed)
-    noisy = quote_noise(true_w, mask, grid, seed=seed + 77)
-    contaminated, labels = inject_stale(noisy, mask, grid, rng, stale_frac)
+    contaminated, labels = stale_test_quotes(true_w, mask, grid, seed, stale_frac)
     score = np.abs(contaminated - np.asarray(predict_fn(contaminated, mask)))
-    obs = np.asarray(mask) > 0.5
-    y = labels[obs]
-    if len(np.unique(y)) < 2: return float('nan')
-    return float(roc_auc_score(y, score[obs]))
+    return labelled_auc(labels, score, np.asarray(mask) > 0.5)
 
 # %% ../../nbs/35_vol_diagnostics.ipynb #4bb83dfe
 def svi_projection_rmse(pred_w, # repaired total variance `(n, nT, nK)`
@@ -122,7 +125,7 @@ def evaluate_cell(model, # a trained `RepairCNN`
                   w_scale:float=0.08, # the model's normalisation
                  ) -> dict:
     "Run CNN, interpolation and SVI on one test cell; per-surface errors, diagnostics and the repaired surfaces."
-    from quantnotes.vol.model import predict_cnn
+    from quantnotes.vol.cnn import predict_cnn
     obs_w = quote_noise(true_w, mask, grid, seed=seed)
     cnn_raw, sd_vol = predict_cnn(model, obs_w, mask, grid, w_scale)
     cnn = calendar_project(cnn_raw)

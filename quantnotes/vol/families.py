@@ -10,8 +10,43 @@ from .grid import Grid
 from .surfaces import ssvi_surfaces, sabr_event_surfaces
 
 # %% auto #0
-__all__ = ['HESTON_RANGES', 'PRICE_FLOOR', 'FAMILIES', 'heston_cf', 'black_otm', 'implied_w', 'fill_wings', 'heston_prices',
-           'heston_surfaces', 'family_surfaces', 'mixture_surfaces']
+__all__ = ['HESTON_RANGES', 'PRICE_FLOOR', 'FAMILIES', 'black76', 'implied_vol', 'heston_cf', 'implied_w', 'fill_wings',
+           'heston_prices', 'heston_surfaces', 'family_surfaces', 'mixture_surfaces']
+
+# %% ../../nbs/39_vol_families.ipynb #7121f7d9
+def black76(F, K, T, sigma, cp, # forward, strike, years, vol, 'C'/'P' (or booleans: True = call)
+            D=1.0, # discount factor
+           ) -> np.ndarray:
+    "Black–76 option price $D\\,[\\pm F N(\\pm d_1) \\mp K N(\\pm d_2)]$, vectorised."
+    F, K, T, sigma, D = (np.asarray(a, np.float64) for a in (F, K, T, sigma, D))
+    call = np.asarray(cp) == 'C' if np.asarray(cp).dtype.kind in 'UO' else np.asarray(cp, bool)
+    s = np.maximum(sigma * np.sqrt(T), 1e-300)
+    d1 = np.log(F / K) / s + s / 2
+    d2 = d1 - s
+    c = F * ndtr(d1) - K * ndtr(d2)
+    return D * np.where(call, c, c - F + K)
+
+def implied_vol(price, F, K, T, cp, # option price(s), forward, strike, years, 'C'/'P'
+                D=1.0, # discount factor
+                lo:float=1e-4, hi:float=5.0, # vol bracket
+                n_iter:int=60, # bisection steps
+               ) -> np.ndarray:
+    "Black–76 implied vol by vectorised bisection; NaN where the price is outside the no-arbitrage bounds."
+    price, F, K, T, D = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (price, F, K, T, D)))
+    cp = np.broadcast_to(np.asarray(cp), price.shape)
+    call = cp == 'C' if cp.dtype.kind in 'UO' else cp.astype(bool)
+    u = price / D
+    intrinsic = np.where(call, np.maximum(F - K, 0), np.maximum(K - F, 0))
+    upper = np.where(call, F, K)
+    ok = np.isfinite(u) & (u > intrinsic) & (u < upper) & (T > 0)
+    a, b = np.full(u.shape, lo), np.full(u.shape, hi)
+    for _ in range(n_iter):
+        m = (a + b) / 2
+        high = black76(F, K, T, m, call) > u
+        b, a = np.where(high, m, b), np.where(high, a, m)
+    iv = (a + b) / 2
+    ok &= (iv > lo * 1.001) & (iv < hi * 0.999)
+    return np.where(ok, iv, np.nan)
 
 # %% ../../nbs/39_vol_families.ipynb #e065f70d
 HESTON_RANGES = dict(
@@ -36,21 +71,13 @@ def heston_cf(u, T, v0, theta, kappa, xi, rho):
     D = (b - d) / xi**2 * (1.0 - e) / (1.0 - g * e)
     return np.exp(C + D * v0)
 
-def black_otm(k, w):
-    "Undiscounted out-of-the-money Black price (forward 1): put for k<0, call otherwise."
-    sw = np.sqrt(np.maximum(w, 1e-16))
-    d1 = (-k + 0.5 * w) / sw
-    call = ndtr(d1) - np.exp(k) * ndtr(d1 - sw)
-    return np.where(k < 0, call - 1.0 + np.exp(k), call)
-
-def implied_w(price, k, iters:int=70):
-    "Implied total variance from out-of-the-money prices by bisection on vol-times-root-T in [1e-4, 3]."
-    lo, hi = np.full(np.shape(price), 1e-4), np.full(np.shape(price), 3.0)
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        high = black_otm(k, mid * mid) > price
-        hi, lo = np.where(high, mid, hi), np.where(high, lo, mid)
-    return (0.5 * (lo + hi)) ** 2
+def implied_w(price, # undiscounted out-of-the-money prices on forward 1 (puts for k < 0)
+              k, # log-moneyness, same shape
+              iters:int=70, # bisection steps
+             ) -> np.ndarray:
+    "Implied total variance: `implied_vol` with F = 1, K = e^k, T = 1 (so vol = sqrt(w)) on [1e-4, 3]; NaN where none fits."
+    k = np.asarray(k, np.float64)
+    return implied_vol(price, 1.0, np.exp(k), 1.0, k >= 0, lo=1e-4, hi=3.0, n_iter=iters) ** 2
 
 # %% ../../nbs/39_vol_families.ipynb #32d0d4b6
 PRICE_FLOOR = 1e-8  # below this the Fourier price is dominated by rounding; its implied vol is not trusted
@@ -99,7 +126,7 @@ def heston_surfaces(n:int, # number of surfaces
         sl = slice(s, s + chunk)
         price = heston_prices({k: v[sl] for k, v in p.items()}, g)
         w = implied_w(np.maximum(price, 1e-300), np.broadcast_to(g.k, price.shape))
-        w = fill_wings(w, price > PRICE_FLOOR, float(np.diff(g.k).max()))
+        w = fill_wings(w, (price > PRICE_FLOOR) & np.isfinite(w), float(np.diff(g.k).max()))
         out[sl] = np.clip(w, 0.04**2 * g.TT, 1.2**2 * g.TT)
     return np.maximum(np.maximum.accumulate(out, axis=1), 1e-4).astype(np.float32)
 

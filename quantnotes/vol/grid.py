@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['Grid', 'w_to_vol', 'vol_to_w', 'calendar_project']
+__all__ = ['Grid', 'w_to_vol', 'vol_to_w', 'calendar_project', 'gatheral_g']
 
 # %% ../../nbs/30_vol_grid.ipynb #0320f361
 def _check_axis(x, name:str, positive:bool=False) -> np.ndarray:
@@ -110,3 +110,15 @@ def calendar_project(w, # total variance, `(nT, nK)` or `(n, nT, nK)`
     "Make `w` non-decreasing in maturity: cumulative maximum along axis -2 after flooring at 1e-5."
     w = np.asarray(w)
     return np.maximum.accumulate(np.maximum(w, 1e-5), axis=-2)
+
+# %% ../../nbs/30_vol_grid.ipynb #3d7c4d92
+def gatheral_g(w, # total variance `(..., nT, nK)`: a numpy array, or a torch tensor to differentiate through
+               grid:Grid) -> np.ndarray:
+    "Discrete Gatheral–Roper $g(k)$ on interior strikes, shape `(..., nT, nK-2)` (a tensor for a tensor input)."
+    dk = grid.dk
+    if type(w).__module__.split('.')[0] == 'torch': k = w.new_tensor(grid.k[1:-1])
+    else: w, k = np.asarray(w, dtype=np.float64), grid.k[1:-1]
+    wi = w[..., 1:-1].clip(min=1e-6)
+    w1 = (w[..., 2:] - w[..., :-2]) / (2 * dk)
+    w2 = (w[..., 2:] - 2 * w[..., 1:-1] + w[..., :-2]) / dk**2
+    return (1 - k * w1 / (2 * wi)) ** 2 - w1**2 / 4 * (1 / wi + 0.25) + w2 / 2

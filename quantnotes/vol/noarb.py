@@ -6,22 +6,12 @@
 from __future__ import annotations
 import numpy as np
 import torch
-from .grid import Grid, calendar_project
-from .diagnostics import gatheral_g
+from .grid import Grid, calendar_project, gatheral_g
 
 # %% auto #0
-__all__ = ['gatheral_g_torch', 'arbitrage_free', 'noarb_project']
+__all__ = ['arbitrage_free', 'noarb_project']
 
 # %% ../../nbs/37_vol_noarb.ipynb #5892a5ac
-def gatheral_g_torch(w:torch.Tensor, # total variance `(..., nT, nK)`
-                     grid:Grid) -> torch.Tensor:
-    "Differentiable twin of `gatheral_g`: discrete $g(k)$ on interior strikes `(..., nT, nK-2)`."
-    dk, k = grid.dk, torch.as_tensor(grid.k[1:-1], dtype=w.dtype)
-    wi = torch.clamp(w[..., 1:-1], min=1e-6)
-    w1 = (w[..., 2:] - w[..., :-2]) / (2 * dk)
-    w2 = (w[..., 2:] - 2 * w[..., 1:-1] + w[..., :-2]) / dk**2
-    return (1 - k * w1 / (2 * wi)) ** 2 - w1**2 / 4 * (1 / wi + 0.25) + w2 / 2
-
 def arbitrage_free(w, # total variance `(n, nT, nK)`
                    grid:Grid, tol:float=1e-6) -> np.ndarray:
     "Per-surface flag: no calendar decrease beyond 1e-8 and no $g(k) < -$`tol` (the study's two rates both zero)."
@@ -42,7 +32,7 @@ def _penalty_solve(w:np.ndarray, grid:Grid, g_margin:float, cal_margin:float, mu
         def closure():
             opt.zero_grad()
             ww = tot()
-            gv = torch.relu(g_margin - gatheral_g_torch(ww, grid))
+            gv = torch.relu(g_margin - gatheral_g(ww, grid))
             cv = torch.relu(cal_margin - torch.diff(ww, dim=-2)) * 100.0   # calendar gaps are ~1e-2 smaller
             loss = 0.5 * ((v - v0) ** 2).sum() + 0.5 * mu * ((gv**2).sum() + (cv**2).sum())
             loss.backward()
@@ -50,7 +40,7 @@ def _penalty_solve(w:np.ndarray, grid:Grid, g_margin:float, cal_margin:float, mu
         opt.step(closure)
         with torch.no_grad():
             ww = tot()
-            if (gatheral_g_torch(ww, grid) >= 0).all() and (torch.diff(ww, dim=-2) >= 0).all(): break
+            if (gatheral_g(ww, grid) >= 0).all() and (torch.diff(ww, dim=-2) >= 0).all(): break
     return tot().detach().numpy()
 
 # %% ../../nbs/37_vol_noarb.ipynb #f4f105d7

@@ -7,49 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 from .grid import Grid
+from .families import black76, implied_vol
 from .cboe import CboeChain, read_cboe, NY
 
 # %% auto #0
-__all__ = ['FILTERS', 'REALGRID_RANGES', 'black76', 'implied_vol', 'time_to_expiry', 'parity_forward', 'chain_forwards',
-           'chain_quotes', 'filter_counts', 'synthetic_chain', 'iv_comparison', 'real_grid', 'quotes_to_grid',
-           'cboe_to_quotes', 'ssvi_vol_surfaces', 'realgrid_surfaces']
-
-# %% ../../nbs/39d_vol_surface_real.ipynb #7121f7d9
-def black76(F, K, T, sigma, cp, # forward, strike, years, vol, 'C'/'P' (or booleans: True = call)
-            D=1.0, # discount factor
-           ) -> np.ndarray:
-    "Black–76 option price $D\\,[\\pm F N(\\pm d_1) \\mp K N(\\pm d_2)]$, vectorised."
-    F, K, T, sigma, D = (np.asarray(a, np.float64) for a in (F, K, T, sigma, D))
-    call = np.asarray(cp) == 'C' if np.asarray(cp).dtype.kind in 'UO' else np.asarray(cp, bool)
-    s = np.maximum(sigma * np.sqrt(T), 1e-300)
-    d1 = np.log(F / K) / s + s / 2
-    d2 = d1 - s
-    c = F * ndtr(d1) - K * ndtr(d2)
-    return D * np.where(call, c, c - F + K)
-
-def implied_vol(price, F, K, T, cp, # option price(s), forward, strike, years, 'C'/'P'
-                D=1.0, # discount factor
-                lo:float=1e-4, hi:float=5.0, # vol bracket
-                n_iter:int=60, # bisection steps
-               ) -> np.ndarray:
-    "Black–76 implied vol by vectorised bisection; NaN where the price is outside the no-arbitrage bounds."
-    price, F, K, T, D = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (price, F, K, T, D)))
-    cp = np.broadcast_to(np.asarray(cp), price.shape)
-    call = cp == 'C' if cp.dtype.kind in 'UO' else cp.astype(bool)
-    u = price / D
-    intrinsic = np.where(call, np.maximum(F - K, 0), np.maximum(K - F, 0))
-    upper = np.where(call, F, K)
-    ok = np.isfinite(u) & (u > intrinsic) & (u < upper) & (T > 0)
-    a, b = np.full(u.shape, lo), np.full(u.shape, hi)
-    for _ in range(n_iter):
-        m = (a + b) / 2
-        high = black76(F, K, T, m, call) > u
-        b, a = np.where(high, m, b), np.where(high, a, m)
-    iv = (a + b) / 2
-    ok &= (iv > lo * 1.001) & (iv < hi * 0.999)
-    return np.where(ok, iv, np.nan)
+__all__ = ['FILTERS', 'REALGRID_RANGES', 'time_to_expiry', 'parity_forward', 'chain_forwards', 'chain_quotes', 'filter_counts',
+           'synthetic_chain', 'iv_comparison', 'real_grid', 'quotes_to_grid', 'cboe_to_quotes', 'ssvi_vol_surfaces',
+           'realgrid_surfaces']
 
 # %% ../../nbs/39d_vol_surface_real.ipynb #c5824445
 def time_to_expiry(expiry, # expiry dates (date-like)

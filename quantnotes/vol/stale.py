@@ -9,10 +9,9 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp
-from sklearn.metrics import roc_auc_score
 from .grid import Grid, w_to_vol
 from .quotes import quote_noise, noise_scale
-from .diagnostics import inject_stale
+from .diagnostics import stale_test_quotes, labelled_auc
 from .conformal import leave_out_predict, stale_scores
 
 # %% auto #0
@@ -136,13 +135,10 @@ def stale_auc_evidence(predict_fn:Callable|None, # the learned repair, or None f
                        blind_bp:float|None=None, # also split the best score's AUC at this leave-out prediction sd (bp)
                       ) -> dict:
     "ROC AUC of each score of `stale_evidence` on injected stale quotes (with `blind_bp`, also `sharp`, `blind`, `blind_share`)."
-    rng = np.random.default_rng(seed)
-    noisy = quote_noise(true_w, mask, grid, seed=seed + 77)
-    cont, labels = inject_stale(noisy, mask, grid, rng, stale_frac)
+    cont, labels = stale_test_quotes(true_w, mask, grid, seed, stale_frac)
     ev, sd = _evidence(cont, mask, grid, predict_fn, folds, seed + 1, shift_bp, GP_KERNELS)
     obs = np.asarray(mask) > 0.5
-    def auc(score, sel):
-        return float(roc_auc_score(labels[sel], score[sel])) if len(np.unique(labels[sel])) == 2 else float('nan')
+    auc = lambda score, sel: labelled_auc(labels, score, sel)
     out = {k: auc(v, obs) for k, v in ev.items()}
     if blind_bp is not None:
         best, blind = ev.get('fused', ev['gp']), sd >= blind_bp / 1e4

@@ -1,0 +1,48 @@
+"""The independent Critic corpus (`tests/fixtures/critic_corpus/`, see its README) is intact: every notebook has its
+hypothesis and its sealed key entry, was executed without error, and each key's defective line is in the cell it
+names. The dev/test split is frozen in `SPLIT.json` and balanced by author and label. These checks read files only;
+they never run the Critic, so they say nothing about its score."""
+import json
+from collections import Counter
+from pathlib import Path
+import pytest
+
+CORPUS = Path(__file__).resolve().parent/'fixtures'/'critic_corpus'
+KEYS = CORPUS.parent/'critic_corpus_keys'
+LABELS = {'clean', 'look_ahead', 'sample_boundary_drift', 'cost_omission', 'regime_cherry_picking', 'unstable_parameter',
+          'feature_name_collision'}
+HYP = {'economic_claim', 'dependent_variable', 'predictor', 'null', 'sample'}
+
+def _entries():
+    return [(k.stem, e) for k in sorted(KEYS.glob('*.json')) for e in json.loads(k.read_text())]
+
+def test_every_notebook_has_hypothesis_key_and_clean_execution():
+    entries = _entries()
+    assert len(entries) >= 120, f'only {len(entries)} keyed notebooks'
+    keyed = {f'{a}/{e["notebook"]}' for a, e in entries}
+    on_disk = {f'{p.parent.name}/{p.name}' for p in CORPUS.glob('*/*.ipynb')}
+    assert keyed == on_disk, f'unkeyed: {sorted(on_disk - keyed)[:5]}, missing: {sorted(keyed - on_disk)[:5]}'
+    for author, e in entries:
+        nbp = CORPUS/author/e['notebook']
+        nb = json.loads(nbp.read_text())
+        hyp = json.loads(nbp.with_name(nbp.stem + '.hypothesis.json').read_text())
+        assert HYP <= set(hyp) and {'start', 'end', 'oos_start', 'universe'} <= set(hyp['sample']), nbp.name
+        assert e['label'] in LABELS, f"{nbp.name}: label {e['label']!r}"
+        code = [c for c in nb['cells'] if c['cell_type'] == 'code']
+        assert code and all(c.get('execution_count') for c in code), f'{nbp.name}: not executed'
+        errs = [o for c in code for o in c.get('outputs', []) if o.get('output_type') == 'error']
+        assert not errs, f'{nbp.name}: executed with an error'
+        if e['label'] != 'clean':
+            cell = ''.join(nb['cells'][e['cell']]['source'])
+            assert e['line'] and e['line'].strip() in cell, f"{nbp.name}: key line not in cell {e['cell']}"
+
+def test_split_is_frozen_and_balanced():
+    split = json.loads((CORPUS/'SPLIT.json').read_text())
+    entries = {f'{a}/{e["notebook"]}': (a, e['label']) for a, e in _entries()}
+    dev, test = set(split['dev']), set(split['test'])
+    assert not dev & test and dev | test == set(entries)
+    for part in (dev, test):  # every label and author in both halves
+        assert {entries[k][1] for k in part} == {l for _, l in entries.values()}
+        assert {entries[k][0] for k in part} == {a for a, _ in entries.values()}
+    n = Counter(entries[k][1] for k in test)
+    assert n['clean'] >= 20 and sum(v for k, v in n.items() if k != 'clean') >= 20

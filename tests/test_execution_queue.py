@@ -1,0 +1,118 @@
+"Execution part 2: bad LOBSTER input at the CLI, the limit-order replay's queue model, desk baselines and the paired tests."
+import gzip
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch
+
+from conftest import quantnotes, SHARED
+from quantnotes.execution.lobster import load_lobster, find_lobster_pair
+from quantnotes.execution.synthetic import simulate_lobster, write_lobster
+from quantnotes.execution.env import LobsterExecutionEnv, ExecConfig
+from quantnotes.execution.queue import LimitOrderExecutionEnv, LimitConfig, queue_fill, validate_queue, QUEUE_MODELS
+from quantnotes.execution.passive import desk_baselines
+from quantnotes.execution.evaluate import evaluate_paired, paired_start_times, paired_tests, bh_adjust
+
+torch.set_num_threads(1)
+LOBSTER = SHARED/'lobster'
+NAME = 'TST_2012-06-21_34200000_57600000_{}_1.csv'
+MSG = ['34200.1,1,11,100,5800100,-1', '34200.2,1,12,50,5799900,1', '34200.3,3,11,100,5800100,-1']
+OB = ['5800100,100,5799800,40', '5800100,100,5799900,50', '5800300,300,5799900,50']
+
+def _pair(d, msg=MSG, ob=OB, gz=False):
+    out = []
+    for kind, rows in (('message', msg), ('orderbook', ob)):
+        p = Path(d)/(NAME.format(kind) + ('.gz' if gz else ''))
+        data = ('\n'.join(rows) + '\n').encode()
+        p.write_bytes(gzip.compress(data) if gz else data); out.append(p)
+    return out
+
+# ---------------------------------------------------------------- issue 16 item 5: bad LOBSTER books at the CLI
+def _corrupt(p: Path):
+    raw = bytearray(gzip.compress(p.read_bytes() * 500)); raw[30:60] = bytes(30)
+    q = p.with_name(p.name + '.gz'); q.write_bytes(bytes(raw)); return q
+
+@pytest.mark.parametrize('case,expect', [
+    ('msg_price', ('message_1.csv', 'line 2: price 0 is not positive')),
+    ('ob_price',  ('orderbook_1.csv', 'line 3: ask price -100 at level 1 is not positive')),
+    ('crossed',   ('orderbook_1.csv', 'line 2: crossed book')),
+    ('deflate',   ('message_1.csv.gz', 'corrupt compressed data')),
+])
+@pytest.mark.parametrize('command', ['evaluate', 'train'])
+def test_bad_books_exit_2_with_one_error_line(tmp_path, case, expect, command):
+    msg, ob = list(MSG), list(OB)
+    if case == 'msg_price': msg[1] = '34200.2,1,12,50,0,1'
+    if case == 'ob_price': ob[2] = '-100,300,5799900,50'
+    if case == 'crossed': ob[1] = '5799900,100,5799900,50'
+    mp, op = _pair(tmp_path, msg, ob)
+    if case == 'deflate': mp = _corrupt(mp)
+    out = tmp_path/'agent.zip'
+    args = (['evaluate', '--policies', 'twap,ac'] if command == 'evaluate' else
+            ['train', '--out', out, '--timesteps', 16, '--no-progress'])
+    r = quantnotes('execution', *args, '--message', mp, '--orderbook', op, timeout=300)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and 'Traceback' not in r.stderr, r.stderr
+    for x in expect: assert x in lines[0], lines[0]
+    assert not out.exists()
+
+# ---------------------------------------------------------------- the queue model
+@pytest.fixture(scope='module')
+def syn():
+    return simulate_lobster(1800, seed=11)
+
+def test_queue_identity_on_synthetic_book(syn):
+    v = validate_queue(syn, 200, seed=3)
+    assert v['events_checked'] > 200
+    assert (v['negative_ahead'], v['depth_mismatches'], v['unseen_arrivals']) == (0, 0, 0), v
+
+@pytest.mark.skipif(not LOBSTER.is_dir(), reason=f'real LOBSTER sample not found at {LOBSTER}; the synthetic check covers the code')
+def test_queue_matches_the_real_goog_book():
+    v = validate_queue(load_lobster(*find_lobster_pair(LOBSTER, 'GOOG', 10)), 400, seed=5)
+    assert v['negative_ahead'] == 0 and v['depth_mismatches'] <= 0.01 * v['events_checked'], v
+
+def test_queue_models_differ_only_in_cancellations():
+    et, sz, oid = np.array([4, 4]), np.array([30, 30]), np.array([1, 2])
+    for m in QUEUE_MODELS:  # executions only: every model fills the same
+        assert queue_fill(et, sz, oid, np.array([70.0, 40.0]), 50, 100, m)[0] == 10
+    # 50 ahead; order 1 (ahead) cancels 40; then order 2, which joined unseen, executes 50: exactly, 40 of it was ours
+    et, sz, oid = np.array([2, 4]), np.array([40, 50]), np.array([1, 2])
+    depth = np.array([60.0, 10.0])
+    f = {m: queue_fill(et, sz, oid, depth, 50, 100, m)[0] for m in QUEUE_MODELS}
+    assert (f['exact'], f['pessimistic'], f['proportional']) == (40, 0, 20), f
+
+@pytest.mark.parametrize('side', ['sell', 'buy'])
+def test_limit_env_accounting(syn, side):
+    X, N = 1_500, 6
+    e = LimitOrderExecutionEnv(syn, parent_size=X, horizon_s=180, n_steps=N, side=side)
+    for act in ([0.5, 1.0, 0.0], [0.3, 0.5, 1.0], [0.4, 0.0, 0.0], [0.0, 0.5, 0.0]):
+        o, _ = e.reset(options={'start_time': 34_600.0}); ret = 0.0
+        for k in range(N): o, r, term, _, info = e.step(np.array(act, np.float32)); ret += r
+        assert term and info['total_filled'] == X and info['penalty'] == 0
+        assert abs(ret + info['cost_bps']) < 1e-9 and abs(info['cost_bps'] - info['is_bps'] - info['fee_bps']) < 1e-12
+        assert 0 <= info['policy_fill_rate'] <= 1 and info['maker_filled_total'] + info['taker_filled_total'] == X
+
+def test_taker_twap_is_part_one_twap_and_baselines_sell_everything(syn):
+    X, N = 1_000, 5
+    st = paired_start_times((34_300.0, 35_600.0), 12, seed=2)
+    lim = evaluate_paired(lambda: LimitOrderExecutionEnv(syn, parent_size=X, horizon_s=150, n_steps=N, taker_fee=0.0, maker_rebate=0.0),
+                          desk_baselines(N, np.linspace(0.3, 1.0, N)), st, info_keys=('total_filled', 'fee_bps'))
+    mkt = evaluate_paired(lambda: LobsterExecutionEnv(syn, parent_size=X, horizon_s=150, n_steps=N),
+                          {'twap': __import__('quantnotes.execution.baselines', fromlist=['TWAPPolicy']).TWAPPolicy(N)}, st)
+    assert np.allclose(lim[lim.policy == 'taker_twap'].is_bps.to_numpy(), mkt.is_bps.to_numpy(), atol=1e-9)
+    assert (lim.total_filled == X).all() and (lim.fee_bps == 0).all()
+
+def test_paired_tests_find_a_real_difference_and_not_a_fake_one():
+    rng = np.random.default_rng(1); n = 150; base = rng.normal(4, 3, n)
+    df = pd.DataFrame({'episode': np.tile(np.arange(n), 3), 'policy': np.repeat(['a', 'better', 'noise'], n),
+                       'return': -np.r_[base, base - 0.5 + rng.normal(0, 0.4, n), base + rng.normal(0, 0.4, n)]})
+    t = bh_adjust(paired_tests(df, [('better', 'a'), ('noise', 'a')])).set_index('policy')
+    assert t.loc['better', 'significant'] and t.loc['better', 'ci_high'] < 0
+    assert not t.loc['noise', 'significant'] and t.loc['noise', 'ci_low'] < 0 < t.loc['noise', 'ci_high']
+    assert (t.p_bh >= t.p_wilcoxon).all()
+
+def test_benchmark_prints_the_ratio():
+    import subprocess, sys
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, str(root/'benchmarks'/'execution_queue.py'), '--episodes', '10', '--rounds', '1',
+                        '--synthetic'], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert 'ratio (limit / marketable):' in r.stdout
