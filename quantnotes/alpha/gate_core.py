@@ -43,8 +43,8 @@ def fetch(log:ResearchLog, kind:str, # one of `KINDS`
     "Artifacts of one kind matching every filter given, read through the log's API (oldest first unless `newest_first`)."
     if kind not in KINDS: raise GateError(f'unknown kind {kind!r}; one of {sorted(KINDS)}')
     ps = None if parents is None else set(map(str, parents))
-    if ids is not None: arts = [a for i in dict.fromkeys(map(str, ids)) if (a := _get(log, i)) is not None and a.kind == kind]
-    elif ps is not None: arts = [a for p in ps for a in log.children(p, kind)]
+    if ids is not None: arts = log.get_many(ids, kind)  # one query, not one per id
+    elif ps is not None: arts = log.children(sorted(ps), kind)  # one query for every parent
     else: arts = log.list(kind)
     keep = [a for a in arts if (ps is None or str(a.parent_id) in ps)
             and (dependent_variable is None or a.dependent_variable == dependent_variable) and (gate is None or a.gate == gate)]

@@ -470,6 +470,20 @@ def get(self:ResearchLog, id_:str|uuid.UUID) -> Artifact:
     if r is None: raise LogError(f'no artifact {id_} in the log')
     return _load(*r)
 
+@patch
+def get_many(self:ResearchLog, ids, # artifact ids
+             kind:str|None=None, # look only in this kind's table
+            ) -> list[Artifact]:
+    "The artifacts with these ids that exist (any kind unless `kind`), oldest first; one query per table, not per id."
+    ids = list(dict.fromkeys(map(str, ids)))
+    out = []
+    with self.engine.connect() as c:
+        for k in ([kind] if kind else KINDS):
+            t = _T[k]
+            for i in range(0, len(ids), 500):
+                out += [(r['created_at'], k, r) for r in c.execute(sa.select(t).where(t.c.id.in_(ids[i:i+500]))).mappings()]
+    return [_load(k, r) for _, k, r in sorted(out, key=lambda x: x[0])]
+
 # %% ../../nbs/11_research_log.ipynb #fc6d1a57
 @patch
 def list(self:ResearchLog, kind:str|None=None, # one of `KINDS` (default: all)
@@ -589,13 +603,16 @@ def check(self:ResearchLog) -> Verification:
 
 # %% ../../nbs/11_research_log.ipynb #1878a2ed
 @patch
-def children(self:ResearchLog, id_:str|uuid.UUID, kind:str|None=None) -> list[Artifact]:
-    "Direct children of an artifact (optionally of one kind), oldest first."
+def children(self:ResearchLog, id_, # an artifact id, or several (one query for all of them)
+             kind:str|None=None) -> list[Artifact]:
+    "Direct children of an artifact, or of several (optionally of one kind), oldest first."
+    ids = [str(id_)] if isinstance(id_, (str, uuid.UUID)) else [str(i) for i in id_]
     out = []
     with self.engine.connect() as c:
         for k in ([kind] if kind else KINDS):
             t = _T[k]
-            out += [(r['created_at'], k, r) for r in c.execute(sa.select(t).where(t.c.parent_id == str(id_))).mappings()]
+            for i in range(0, len(ids), 500):  # bounded IN lists
+                out += [(r['created_at'], k, r) for r in c.execute(sa.select(t).where(t.c.parent_id.in_(ids[i:i+500]))).mappings()]
     return [_load(k, r) for _, k, r in sorted(out, key=lambda x: x[0])]
 
 @patch
