@@ -288,7 +288,7 @@ def run_study(path:str|Path, # study notebook
               seed:int|None=None, # override the study's seed
               params:dict|None=None, # overrides of the study's parameters
               progress:bool=True, # show papermill's per-cell progress bar
-              timeout:int|None=None, # per-cell timeout in seconds (unused by the bar)
+              timeout:int|None=None, # per-cell timeout in seconds
              ) -> dict:
     "Execute one study with papermill in this process and return its manifest (also written to `manifest.json`)."
     job = Job(str(path), profile, str(out), seed, params)
