@@ -34,7 +34,7 @@ test: venv
 	@bash .ci/system-deps.sh
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python .ci/check_sync.py
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --durations=15
 
 # Developer helpers: write the package from the notebooks and strip notebook outputs/metadata.
 export: venv

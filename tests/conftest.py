@@ -13,14 +13,36 @@ def quantnotes(*args, cwd=ROOT, timeout=1200, **kw):
     return subprocess.run([str(BIN/'quantnotes'), *map(str, args)], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env, **kw)
 
-@pytest.fixture
-def project_copy(tmp_path):
-    "A copy of the project's docs sources (notebooks, settings, Quarto config) in a temporary folder."
-    dst = tmp_path/'proj'
-    dst.mkdir()
+def _copy_project(dst:Path) -> Path:
+    dst.mkdir(parents=True)
     for name in ['settings.ini', '_quarto.yml', 'setup.py']: shutil.copy(ROOT/name, dst/name)
     shutil.copytree(ROOT/'nbs', dst/'nbs', symlinks=True, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
     return dst
+
+@pytest.fixture
+def project_copy(tmp_path):
+    "A copy of the project's docs sources (notebooks, settings, Quarto config) in a temporary folder."
+    return _copy_project(tmp_path/'proj')
+
+@pytest.fixture(scope='session')
+def smoke_project(tmp_path_factory):
+    """The main job's first half once per test session: a project copy with every study regenerated at the smoke
+    profile (`--jobs 2`, as `make regenerate` would at that profile). Yields (project folder, the CompletedProcess).
+    The docs test checks the whole run; each study's own tests read its report from here instead of running it again."""
+    dst = _copy_project(tmp_path_factory.mktemp('smoke')/'proj')
+    r = quantnotes('regenerate', '--profile', 'smoke', '--out', dst/'reports', '--jobs', '2', '--no-progress', timeout=2400)
+    return dst, r
+
+def smoke_report(smoke_project, study:str) -> Path:
+    "One study's report from the session's smoke regeneration; fails with that study's own error if it did not run."
+    import json
+    proj, r = smoke_project
+    rep = proj/'reports'/study
+    if not (rep/'manifest.json').exists():
+        skipped = proj/'reports'/f'{study}.skipped'/'manifest.json'
+        why = json.loads(skipped.read_text()).get('error') if skipped.exists() else r.stdout[-2000:] + r.stderr[-3000:]
+        pytest.fail(f'{study}: no smoke report: {why}')
+    return rep
 
 def _pg_bin(name):
     found = shutil.which(name)

@@ -3,7 +3,7 @@ import json, math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quantnotes
+from conftest import quantnotes, smoke_report
 from quantnotes.alpha.overfitting import psr, dsr, expected_max_sr, pbo_cscv, multiple_testing, dsr_from_returns
 from quantnotes.alpha.objective import (LAMBDAS_V1, LambdaConfig, ObjectiveTerms, utility, c_frag, calibrate_lambdas,
                                         record_weights, replay, cost_sensitivity)
@@ -76,10 +76,8 @@ def test_criteria_fail_without_role_artifacts():
     pc = promotion_criteria(0.4, None)
     assert list(pc.n) == [1, 2, 3, 4, 5, 6] and pc.passed.tolist() == [True] + [False]*5 and pc.evidence.str.len().gt(0).all()
 
-def test_study_smoke(tmp_path):
-    r = quantnotes('regenerate', 'objective', '--profile', 'smoke', '--out', tmp_path, '--no-progress', timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
-    rep = tmp_path/'objective'
+def test_study_smoke(smoke_project):
+    rep = smoke_report(smoke_project, 'objective')  # the session's smoke regeneration (conftest)
     for t in ('trials_curve', 'spa', 'lambda_calibration', 'promotion_criteria'):
         assert (rep/'tables'/f'{t}.md').exists() and (rep/'tables'/f'{t}.csv').exists(), t
     assert (rep/'figures'/'trials_curve.png').exists() and (rep/'text'/'commentary.md').read_text().strip()

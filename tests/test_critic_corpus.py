@@ -46,3 +46,26 @@ def test_split_is_frozen_and_balanced():
         assert {entries[k][0] for k in part} == {a for a, _ in entries.values()}
     n = Counter(entries[k][1] for k in test)
     assert n['clean'] >= 20 and sum(v for k, v in n.items() if k != 'clean') >= 20
+
+def _eval_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('critic_corpus_eval', CORPUS.parents[2]/'benchmarks'/'critic_corpus_eval.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+    return m
+
+def test_eval_script_reads_only_the_chosen_half_and_scores_honestly():
+    "benchmarks/critic_corpus_eval.py: the dev keys only (never a test-half entry); union and scoring on a toy row set."
+    ev = _eval_script()
+    split = json.loads((CORPUS/'SPLIT.json').read_text())
+    keys = ev.half_keys('dev')
+    assert list(keys) == split['dev'] and not set(keys) & set(split['test'])
+    f = lambda c, cell, sev=1: dict(defect_class=c, severity=sev, cell=cell, quote='q', message='m')
+    test_eq = lambda a, b: (a == b) or pytest.fail(f'{a!r} != {b!r}')
+    test_eq(len(ev.union([f('look_ahead', 3)], [f('look_ahead', 3), f('look_ahead', 4)])), 2)
+    clean = next(n for n, k in keys.items() if k['label'] == 'clean')
+    bad = next(n for n, k in keys.items() if k['label'] == 'look_ahead')
+    rows = [dict(notebook=clean, s=[f('cost_omission', 2, sev=3)]), dict(notebook=bad, s=[f('look_ahead', keys[bad]['cell'])])]
+    s = ev.score(rows, {n: keys[n] for n in (clean, bad)}, 's')
+    test_eq((s['caught'], s['at_cell'], s['defective'], s['false_positives'], s['clean']), (1, 1, 1, 0, 1))  # severity 3 is a note
+    rows[0]['s'] = [f('cost_omission', 2)]
+    test_eq(ev.score(rows, {n: keys[n] for n in (clean, bad)}, 's')['false_positives'], 1)

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from conftest import quantnotes, ROOT, SHARED
 
-def test_every_study_regenerates_and_every_page_renders(project_copy):
+def test_every_study_regenerates_and_every_page_renders(smoke_project):
+    project_copy, r = smoke_project
     reports = project_copy/'reports'
-    r = quantnotes('regenerate', '--profile', 'smoke', '--out', reports, '--jobs', '2', '--no-progress', timeout=1500)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     studies = sorted(p.stem for p in (ROOT/'nbs'/'studies').glob('*.ipynb'))
     for s in studies:

@@ -116,3 +116,42 @@ def test_benchmark_prints_the_ratio():
                         '--synthetic'], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert 'ratio (limit / marketable):' in r.stdout
+
+# ---------------------------------------------------------------- penalty mode (the write-up's rule) on the limit-order replay
+def _episode(e, act, t0):
+    o, _ = e.reset(options={'start_time': t0}); rewards = []
+    for k in range(e.n_steps):
+        o, r, term, _, info = e.step(np.array(act(k), np.float32)); rewards.append(r)
+    assert term
+    return np.array(rewards), info
+
+@pytest.mark.parametrize('side', ['sell', 'buy'])
+def test_penalty_mode_leaves_the_rest_unsold_and_charges_c_q2(syn, side):
+    X, N, c = 2_000, 8, 50.0
+    kw = dict(parent_size=X, horizon_s=240, n_steps=N, side=side, terminal_penalty=c)
+    sweep, pen = LimitOrderExecutionEnv(syn, **kw), LimitOrderExecutionEnv(syn, completion='penalty', **kw)
+    wait = lambda k: [0.0, 0.0, 0.0]  # nothing until the last decision, then rest everything a tick behind, never cross
+    seen = 0
+    for t0 in np.arange(34_300.0, 35_500.0, 60.0):
+        r_s, i_s = _episode(sweep, wait, t0)
+        r_p, i_p = _episode(pen, wait, t0)
+        left = i_p['unfilled']
+        # the same orders, the same passive fills: the modes differ only in what happens to the rest at the horizon
+        assert i_p['maker_filled_total'] == i_s['maker_filled_total'] and left == X - i_p['total_filled']
+        assert i_p['swept'] == 0 and i_p['overflow'] == 0 and i_p['taker_filled_total'] == 0
+        assert i_s['total_filled'] == X and i_s['penalty'] == 0 and i_s['swept'] == left
+        assert np.allclose(r_p[:-1], r_s[:-1], atol=1e-12)
+        assert abs(i_p['penalty'] - c * (left / X) ** 2) < 1e-12
+        assert abs(r_p.sum() + i_p['cost_bps'] + i_p['penalty']) < 1e-9   # return = -(shortfall + fees) - penalty
+        assert abs(i_p['policy_fill_rate'] - i_p['total_filled'] / X) < 1e-12
+        seen += left > 0
+    assert seen >= 3, 'the check needs episodes in which the last passive order does not fill'
+
+def test_penalty_mode_equals_sweep_when_the_policy_sells_everything(syn):
+    kw = dict(parent_size=1_200, horizon_s=150, n_steps=5)
+    taker = lambda k: [1 / (5 - k), 1.0, 0.0]
+    for t0 in (34_400.0, 35_000.0):
+        r_s, i_s = _episode(LimitOrderExecutionEnv(syn, **kw), taker, t0)
+        r_p, i_p = _episode(LimitOrderExecutionEnv(syn, completion='penalty', **kw), taker, t0)
+        assert i_p['unfilled'] == 0 and i_p['penalty'] == 0 and np.allclose(r_p, r_s, atol=1e-12)
+        assert i_p['cost_bps'] == i_s['cost_bps']

@@ -4,20 +4,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quantnotes, SHARED
+from conftest import quantnotes, smoke_report, SHARED
 
 LOBSTER = SHARED/'lobster'
 TABLES = ['headline', 'imbalance_quintiles', 'size_sweep', 'vol_regimes', 'held_out', 'impact_rules',
           'paired_differences', 'sanity_ladder', 'lambda_sweep', 'book_stats', 'calibration',
-          'queue_validation', 'agents_ladder', 'passive_table', 'passive_tests', 'agent_behaviour']
+          'queue_validation', 'agents_ladder', 'passive_table', 'passive_tests', 'agent_behaviour', 'passive_tuning']
 POLICIES = {'twap', 'ac', 'ppo'}
 
 @pytest.fixture(scope='module')
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp('reports')
-    r = quantnotes('regenerate', 'execution', '--profile', 'smoke', '--out', out, '--no-progress', timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return out/'execution'
+def report(smoke_project):
+    return smoke_report(smoke_project, 'execution')  # the session's smoke regeneration (conftest)
 
 def table(rep, name): return pd.read_csv(rep/'tables'/f'{name}.csv')
 
@@ -83,7 +80,7 @@ def test_part_two_must_complete_fee_aware_table(report):
     p = table(report, 'passive_tests')
     assert (p.p_bh >= p.p_wilcoxon - 1e-12).all() and ((p.ci_low <= p.mean_diff + 1e-12) & (p.mean_diff <= p.ci_high + 1e-12)).all()
     assert p.significant.dtype == bool and (p.significant == (p.p_bh <= 0.05)).all()
-    assert {'passive_twap', 'taker_twap'} == set(p.baseline)
+    assert {'passive_twap', 'taker_twap', 'passive_twap_best'} == set(p.baseline)
     # the paired mean difference is the difference of the table's means (same episodes)
     d = p.query("setting == 'held-out' and policy == 'passive_twap' and baseline == 'taker_twap'").mean_diff.iloc[0]
     assert abs(d - (tw.loc[('held-out', 'passive_twap'), 'cost_bps'] - tw.loc[('held-out', 'taker_twap'), 'cost_bps'])) < 1e-9
@@ -91,6 +88,28 @@ def test_part_two_must_complete_fee_aware_table(report):
     assert (v.negative_ahead == 0).all() and len(v) == 2
     txt = (report/'text'/'passive_commentary.md').read_text()
     assert 'The goal' in txt and ('**met**' in txt or '**not met**' in txt)
+
+def test_the_best_passive_baseline_is_chosen_on_the_training_part(report):
+    from quantnotes.execution.passive import PASSIVE_MODES
+    tu = table(report, 'passive_tuning').set_index('setting')
+    t = table(report, 'passive_table').set_index(['setting', 'policy'])
+    assert set(tu.index) == set(t.index.get_level_values(0)) and set(tu.chosen_mode) <= set(PASSIVE_MODES)
+    for setting, r in tu.iterrows():
+        costs = {m: r[f'{m}_train_cost_bps'] for m in PASSIVE_MODES}
+        assert r.chosen_mode == min(costs, key=costs.get)            # the cheapest on the training episodes
+        if r.chosen_mode == 'passive':                               # then it is passive TWAP itself, episode for episode
+            assert abs(t.loc[(setting, 'passive_twap_best'), 'cost_bps'] - t.loc[(setting, 'passive_twap'), 'cost_bps']) < 1e-9
+
+def test_claims_are_booleans_for_a_seed_sweep(report):
+    c = json.loads((report/'results'/'claims.json').read_text())
+    assert c and all(isinstance(v, bool) for v in c.values())
+    for k in ('passive TWAP beats taker TWAP, held-out', 'ppo beats passive TWAP, held-out', 'ppo passes the sanity ladder',
+              'goal: a learned policy beats passive TWAP, held-out'):
+        assert k in c, k
+    assert sum(k.startswith('part 1: ') for k in c) >= 6
+    p = table(report, 'passive_tests').set_index(['setting', 'policy', 'baseline'])
+    r = p.loc[('held-out', 'passive_twap', 'taker_twap')]
+    assert c['passive TWAP beats taker TWAP, held-out'] == bool(r.mean_diff < 0 and r.p_bh < 0.05)
 
 def test_writeup_claims_are_generated(report):
     txt = (report/'text'/'writeup_claims.md').read_text()

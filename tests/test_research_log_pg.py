@@ -117,3 +117,45 @@ def test_rewrites_refused_and_chain_verified(pg_log):
     assert not v.ok and v.bad_id == str(d.id) and 'edited' in v.reason, v
     r = quantnotes('log', 'verify', '--log', pg_log.url)
     assert r.returncode == 1 and str(d.id) in r.stderr
+
+def test_clients_opening_a_fresh_log_at_once(pg_url):
+    "Several clients creating the schema of one fresh database at the same moment: none fails, the log works."
+    import psycopg
+    name = f't_{uuid.uuid4().hex[:12]}'
+    with psycopg.connect(pg_url.replace('postgresql+psycopg://', 'postgresql://'), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE {name}')
+    url = pg_url.rsplit('/', 1)[0] + f'/{name}'
+    start, errors, logs = threading.Barrier(4), [], []
+    def open_log():
+        start.wait()
+        try: logs.append(ResearchLog(url))
+        except Exception as e: errors.append(e)
+    ts = [threading.Thread(target=open_log) for _ in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    try:
+        assert not errors, errors
+        logs[0].append(H)
+        assert logs[0].verify().ok and len(logs[-1].list('hypothesis')) == 1
+    finally:
+        for l in logs: l.engine.dispose()
+
+def test_verification_while_others_append(pg_log):
+    "A verification that runs while other clients append sees one consistent snapshot: never a false alarm."
+    stop, errors, bad = threading.Event(), [], []
+    def write(i):
+        try:
+            for j in range(60): pg_log.append({**H, "predictor": f"writer {i}-{j}"})
+        except Exception as e: errors.append(e)
+    def check():
+        while not stop.is_set():
+            v = pg_log.verify()
+            if not v.ok: bad.append(v)
+    ws = [threading.Thread(target=write, args=(i,)) for i in range(3)]
+    cs = [threading.Thread(target=check) for _ in range(2)]
+    for t in ws + cs: t.start()
+    for t in ws: t.join()
+    stop.set()
+    for t in cs: t.join()
+    assert not errors and not bad, (errors, bad[:1])
+    assert pg_log.verify().ok and len(pg_log.list("hypothesis")) == 180

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import conftest
 from conftest import quantnotes, ROOT
 
 from quantnotes.vol.grid import Grid, w_to_vol
@@ -103,11 +104,8 @@ def test_train_then_repair_with_cnn(quotes, tmp_path):
     assert not (tmp_path/'x.npz').exists()
 
 @pytest.fixture(scope='module')
-def smoke_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp('reports')
-    r = quantnotes('regenerate', 'vol_surface_repair', '--profile', 'smoke', '--out', out, '--no-progress')
-    assert r.returncode == 0, r.stderr[-3000:]
-    return out
+def smoke_report(smoke_project):
+    return conftest.smoke_report(smoke_project, 'vol_surface_repair').parent  # the session's smoke regeneration
 
 def test_study_smoke_writes_every_table(smoke_report):
     rep = smoke_report/'vol_surface_repair'
@@ -130,7 +128,7 @@ def test_docs_preview_includes_the_study_tables(smoke_report, project_copy):
         if page.stem != 'vol_surface_repair': page.unlink()
     r = quantnotes('docs', '--preview', cwd=project_copy)
     assert r.returncode == 2 and 'missing included files' in r.stderr and 'make regenerate' in r.stderr
-    shutil.copytree(smoke_report, project_copy/'reports')
+    shutil.copytree(smoke_report/'vol_surface_repair', project_copy/'reports'/'vol_surface_repair')
     r = quantnotes('docs', '--preview', cwd=project_copy, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     docs = project_copy/'_docs'

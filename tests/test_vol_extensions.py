@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import conftest
 from conftest import quantnotes
 
 from quantnotes.vol.grid import Grid
@@ -76,11 +77,8 @@ def test_stale_command_scores_every_quote(quotes, unet, tmp_path, use_model):
     assert r.returncode == 2 and 'shift_bp' in r.stderr and not (tmp_path/'bad.npz').exists()
 
 @pytest.fixture(scope='module')
-def smoke_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp('reports')
-    r = quantnotes('regenerate', 'vol_surface_extensions', '--profile', 'smoke', '--out', out, '--no-progress')
-    assert r.returncode == 0, r.stderr[-3000:]
-    return out/'vol_surface_extensions'
+def smoke_report(smoke_project):
+    return conftest.smoke_report(smoke_project, 'vol_surface_extensions')  # the session's smoke regeneration
 
 def test_study_smoke_writes_every_table(smoke_report):
     man = json.loads((smoke_report/'manifest.json').read_text())

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import quantnotes, SHARED
+from conftest import quantnotes, smoke_report, SHARED
 from quantnotes.vol.cboe import read_cboe, write_cboe_csv, CboeFormatError
 from quantnotes.vol.real import chain_quotes, filter_counts, iv_comparison, real_grid, quotes_to_grid, cboe_to_quotes, synthetic_chain
 
@@ -31,11 +31,37 @@ def test_loader_reads_all_three_chains(chains):
     assert chains[CBOE[0].name].quote_time.hour == 16
 
 @needs_data
-def test_headerless_katie_file_is_rejected_clearly_or_read_with_overrides():
+def test_headerless_katie_file_is_read_with_inferred_time_and_spot_or_overrides():
     if not KATIE.exists(): pytest.skip(f'{KATIE} not found')
-    with pytest.raises(CboeFormatError, match='no spot .* pass spot= and quote_time='): read_cboe(KATIE)
-    ch = read_cboe(KATIE, spot=4545.86, quote_time='2022-04-01 16:00')
-    assert len(ch.quotes) == 2 * 5543 and ch.quotes.expiry.nunique() == 41
+    ch = read_cboe(KATIE)                                    # no spot/date lines: the name has the day, parity the spot
+    assert f'{ch.quote_time:%Y-%m-%d %H:%M}' == '2022-04-01 16:00' and sorted(ch.inferred) == ['quote_time', 'spot']
+    assert 'file name' in ch.inferred['quote_time'] and 'parity' in ch.inferred['spot']
+    assert ch.spot == pytest.approx(4545.86, rel=0.005)      # the official close that day
+    assert len(ch.quotes) == 2 * 5543 and ch.quotes.expiry.nunique() == 41 and ch.style == 'european'
+    ch2 = read_cboe(KATIE, spot=4545.86, quote_time='2022-04-01 16:00')
+    assert ch2.inferred == {} and ch2.spot == 4545.86
+
+def test_2023_header_and_a_resaved_table_through_the_command(tmp_path):
+    """The issue's report: a 2023 download's date line stopped `vol repair --cboe`; a re-saved table had no lines."""
+    monthlies = [d.strftime('%Y-%m-%d') for d in pd.date_range('2023-02-01', periods=16, freq='WOM-3FRI')]
+    syn, _ = synthetic_chain(expiries=monthlies, quote_time='2023-02-07 16:00', seed=5)
+    f23 = write_cboe_csv(syn, tmp_path/'spx_quotedata.csv', spot=4164.0, download_time='February 7, 2023 at 5:34 PM EST')
+    assert read_cboe(f23).quote_time == pd.Timestamp('2023-02-07 16:00', tz='America/New_York')
+    r = quantnotes('vol', 'repair', '--cboe', f23, '--out', tmp_path/'a.npz', timeout=300)
+    assert r.returncode == 0 and r.stderr == '' and 'note:' not in r.stdout, r.stdout + r.stderr
+    bare = write_cboe_csv(syn, tmp_path/'resaved.csv', spot=None)
+    r = quantnotes('vol', 'repair', '--cboe', bare, '--out', tmp_path/'b.npz', timeout=300)
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and r.stderr.startswith('error: '), r.stderr
+    assert 'resaved.csv: no quote time' in r.stderr and '--quote-time' in r.stderr and 'file name' in r.stderr
+    assert not (tmp_path/'b.npz').exists()
+    r = quantnotes('vol', 'repair', '--cboe', bare, '--quote-time', '2023-02-07 16:00', '--out', tmp_path/'b.npz', timeout=300)
+    assert r.returncode == 0, r.stderr
+    notes = [l for l in r.stdout.splitlines() if l.startswith('note:')]
+    assert len(notes) == 1 and 'spot inferred by put-call parity' in notes[0]
+    a, b = np.load(tmp_path/'a.npz'), np.load(tmp_path/'b.npz')
+    assert np.allclose(a['w'], b['w'])                       # same chain, same repair, whatever the header said
+    r = quantnotes('vol', 'repair', '--cboe', bare, '--quote-time', '2023-02-07 16:00', '--style', 'american', '--out', tmp_path/'c.npz', timeout=300)
+    assert r.returncode == 0 and r.stdout.count('note:') == 1, r.stdout
 
 def test_malformed_files_name_file_and_line(tmp_path):
     syn, _ = synthetic_chain(expiries=('2022-03-18',))
@@ -85,15 +111,64 @@ def test_cboe_to_quotes_grid_and_mask():
     assert g2 == g and np.allclose(np.nan_to_num(w2), np.nan_to_num(w))
 
 @needs_data
-def test_study_smoke(tmp_path):
-    r = quantnotes('regenerate', 'vol_surface_real', '--profile', 'smoke', '--out', tmp_path, '--no-progress', timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    rep = tmp_path/'vol_surface_real'
-    for t in ('snapshots', 'iv_vs_cboe', 'forwards', 'rmse_real', 'diagnostics_real'):
+def test_study_smoke(smoke_project):
+    rep = smoke_report(smoke_project, 'vol_surface_real')  # the session's smoke regeneration (conftest)
+    for t in ('snapshots', 'iv_vs_cboe', 'forwards', 'rmse_real', 'spread_real', 'inside_real', 'scores_real',
+              'learned_vs_classical', 'arbitrage_failures', 'failures_real', 'diagnostics_real', 'floor'):
         assert (rep/'tables'/f'{t}.md').exists() and (rep/'tables'/f'{t}.csv').exists(), t
     assert (rep/'figures'/'real_surface.png').exists()
-    assert 'synthetic ranking' in (rep/'text'/'commentary.md').read_text()
+    text = (rep/'text'/'commentary.md').read_text()
+    assert 'synthetic ranking' in text and 'out of sample' in text and 'The goal' in text
     s = json.loads((rep/'results'/'summary.json').read_text())
-    assert len(s['snapshots']) == 3 and set(s['ranking_survives']) == {'interp_best', 'cnn_last', 'svi_beats_interp_regular'}
+    files = [p for p in OPT.rglob('*') if p.is_file() and not p.name.startswith('.')]
+    assert len(s['files']) == len(files)                     # every file used or listed with its reason
+    assert all(f['status'] == 'used' or f['status'].startswith('not used: ') for f in s['files'])
+    assert len(s['snapshots']) >= 4 and set(s['ranking_survives']) == {'interp_best', 'cnn_last', 'svi_beats_interp_regular'}
+    assert s['schemes'] == ['regular', 'adversarial', 'expiry', 'wings', 'random30']
     rm = pd.read_csv(rep/'tables'/'rmse_real.csv')
-    assert len(rm) == 6 and rm.filter(like='_mean').gt(0).all().all()
+    assert len(rm) == 5 * len(s['snapshots']) and rm.filter(like='_mean').gt(0).all().all()
+    claims = json.loads((rep/'results'/'claims.json').read_text())
+    assert len(claims) == 3 * 5 * len(s['snapshots']) and all(isinstance(v, bool) for v in claims.values())
+
+def test_study_takes_any_folder_and_any_underlying(tmp_path):
+    """A constructed single-stock chain is used (and flagged American); files it cannot use are listed, not dropped."""
+    d = tmp_path/'chains'; d.mkdir()
+    monthlies = [x.strftime('%Y-%m-%d') for x in pd.date_range('2023-02-01', periods=16, freq='WOM-3FRI')]
+    syn, _ = synthetic_chain(spot=150.0, expiries=monthlies, quote_time='2023-02-07 15:34', seed=2, root='AAPL', step=2.5)
+    write_cboe_csv(syn, d/'aapl_quotedata_20230207_1534.csv', spot=None)   # no description lines: time from the name
+    write_cboe_csv(syn, d/'aapl_quotedata.csv', spot=None)                 # nor any date in the name: listed
+    (d/'notes.txt').write_text('not a chain\n')
+    r = quantnotes('regenerate', 'vol_surface_real', '--profile', 'smoke', '--param', f'data={d}', '--out', tmp_path/'rep',
+                   '--no-progress', timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads((tmp_path/'rep'/'vol_surface_real'/'results'/'summary.json').read_text())
+    st = {f['file']: f['status'] for f in s['files']}
+    assert st['aapl_quotedata_20230207_1534.csv'] == 'used'
+    assert st['aapl_quotedata.csv'].startswith('not used: no quote time') and st['notes.txt'].startswith('not used: no header row')
+    (snap,) = s['snapshots'].values()
+    assert snap['style'] == 'american' and sorted(snap['inferred']) == ['quote_time', 'spot', 'style']
+    assert snap['quote_time'].startswith('2023-02-07 15:34')
+
+DATE_LINES = ['"Date: February 7, 2023 at 5:34 PM EST",Bid: 4164.0,Ask: 4165.2,Size: 1*1,Volume: 0',
+              'Date: February 7, 2023 at 5:34 PM EST,Bid: 4164.0,Ask: 4165.2', '"Date: February 7, 2023, 5:34 PM EST",,,,',
+              '"Date: Feb 7 2023, 5:34:00 PM ET"', 'Date: February 7, 2023 at 4:34 PM CST', 'Date: 2023-02-07 17:34',
+              'Date: 2023-02-07T22:34:00Z', '"Date: Tuesday, February 7, 2023 at 5:34PM EST"']
+
+@pytest.mark.parametrize('line', DATE_LINES)
+def test_header_variants_read_to_the_same_time(tmp_path, line):
+    syn, _ = synthetic_chain(expiries=('2023-03-17',), quote_time='2023-02-07 16:00')
+    ch = read_cboe(write_cboe_csv(syn, tmp_path/'spx_quotedata.csv', spot=4164.5, date_line=line))
+    assert ch.download_time == pd.Timestamp('2023-02-07 17:34', tz='America/New_York')
+    assert ch.quote_time == pd.Timestamp('2023-02-07 16:00', tz='America/New_York') and ch.spot == 4164.5 and ch.inferred == {}
+
+def test_old_quotedata_dat_layout(tmp_path):
+    lines = ['SPX (S&P 500 INDEX),2684.79,+2.17,', 'Dec 28 2017 @ 11:12 ET,',
+             'Calls,Last Sale,Net,Bid,Ask,Vol,Open Int,Puts,Last Sale,Net,Bid,Ask,Vol,Open Int,',
+             '18 Jan 2650.00 (SPX1819A2650),60.1,0.0,59.5,61.0,10,2673,18 Jan 2650.00 (SPX1819M2650),22.0,0.0,21.6,22.4,5,10911,',
+             '18 Jan 2650.00 (SPX1819A2650-E),60.0,0.0,59.0,61.5,0,0,18 Jan 2650.00 (SPX1819M2650-E),22.0,0.0,21.0,22.9,0,0,']
+    (tmp_path/'quotedata.dat').write_text('\n'.join(lines) + '\n')
+    ch = read_cboe(tmp_path/'quotedata.dat')
+    assert ch.spot == 2684.79 and ch.quote_time == pd.Timestamp('2017-12-28 11:12', tz='America/New_York')
+    assert len(ch.quotes) == 2 and set(ch.quotes.expiry.dt.strftime('%Y-%m-%d')) == {'2018-01-19'} and set(ch.quotes.settlement) == {'AM'}
+    (tmp_path/'bad.dat').write_text('\n'.join(lines[:3] + [lines[3].replace('(SPX1819A2650)', '(SPX18)')]) + '\n')
+    with pytest.raises(CboeFormatError, match=r"bad.dat, line 4: column 'Calls'"): read_cboe(tmp_path/'bad.dat')

@@ -12,7 +12,7 @@ from typing import Optional
 import nbformat
 from ..core import atomic_write, env_hash
 from .log import Hypothesis, Implementation, LLMCall, ResearchLog, LogError
-from .sandbox import (DataContract, SandboxResult, run_notebook, make_notebook, ImplementationError,
+from .sandbox import (DataContract, SandboxResult, run_notebook, notebook_runner, make_notebook, ImplementationError,
                                       parameters_of, read_results, write_results)  # the notebook contract lives in the sandbox
 
 # %% auto #0
@@ -286,6 +286,7 @@ def run_implementation(ctx:ImplementerContext, run_dir:str|Path, # this implemen
                        deny:list=(), # the research log file and the runs root: never readable by the notebook
                        impl_id:uuid.UUID|None=None,
                        isolation:str|None=None, # 'auto' (default), 'bwrap' or 'none': see `run_notebook`
+                       executor=None, # a `distributed.Client`: the notebook runs on one of its workers
                       ) -> ImplementationRun:
     "Write the study notebook, run it in the sandbox and describe the outcome as an `Implementation`."
     from quantnotes.alpha.llm import offline_call
@@ -312,7 +313,7 @@ def run_implementation(ctx:ImplementerContext, run_dir:str|Path, # this implemen
         return ImplementationRun(im, None, calls, None, run_dir)
     c = ctx.contract.materialise(run_dir/'data')
     out = run_dir/'study.executed.ipynb'
-    sb = run_notebook(src, out, dict(contract=c.to_dict(), results_path=str(run_dir/'results.json')), cwd=run_dir,
+    sb = notebook_runner(executor)(src, out, dict(contract=c.to_dict(), results_path=str(run_dir/'results.json')), cwd=run_dir,
                       timeout=timeout, memory_mb=memory_mb, read_only=[run_dir/'data'], deny=list(deny), allow=[run_dir],
                       isolation=isolation)
     nbp = Path(sb.output) if sb.output else src

@@ -51,6 +51,20 @@ class Artifact(BaseModel):
 ISO_CURRENCIES = frozenset(('USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK CZK HUF PLN RON BGN ISK TRY RUB HRK BRL CNY HKD '
                             'IDR ILS INR KRW MXN MYR PHP SGD THB ZAR').split())  # ISO 4217 codes with data in the ECB file
 
+_CCY_SHAPE = re.compile(r'[A-Z]{3}')  # what a currency code looks like
+_TICKER = re.compile(r'[A-Z0-9][A-Z0-9.\-]{0,9}')  # an exchange ticker: 1-10 of A-Z, 0-9, '.', '-' (BRK.B, RDS-A, 7203)
+
+def _universe_entry(x, # one universe entry
+                    currencies:bool, # the universe is a currency universe (every entry is three capital letters)
+                   ) -> str:
+    "`x` if it is a valid universe entry, else a `ValueError` naming it (and only it)."
+    if not isinstance(x, str): raise ValueError(f'universe entry {x!r} is not a string')
+    if currencies:
+        if x not in ISO_CURRENCIES: raise ValueError(f'universe entry {x!r} is not a known ISO 4217 currency code (such as USD, EUR, JPY)')
+    elif not (_TICKER.fullmatch(x) and re.search('[A-Z]', x)):
+        raise ValueError(f"universe entry {x!r} is not a ticker (1-10 characters of A-Z, 0-9, '.', '-', with a letter)")
+    return x
+
 def _iso_date(v):
     if isinstance(v, date) and not isinstance(v, datetime): return v
     if not isinstance(v, str) or not re.fullmatch(r'\d{4}-\d{2}-\d{2}', v):
@@ -71,9 +85,9 @@ class Sample(BaseModel):
     @field_validator('universe')
     @classmethod
     def _codes(cls, v):
-        bad = [c for c in v if c not in ISO_CURRENCIES]
-        if bad: raise ValueError(f'unknown currency code(s) {bad}; expected ISO 4217 codes such as USD, EUR, JPY')
-        if len(set(v)) != len(v): raise ValueError('universe lists a currency twice')
+        for x in v: _universe_entry(x, currencies=all(_CCY_SHAPE.fullmatch(str(y)) for y in v))
+        dup = next((x for i, x in enumerate(v) if x in v[:i]), None)
+        if dup is not None: raise ValueError(f'universe lists {dup!r} twice')
         return v
 
     @model_validator(mode='after')
@@ -362,6 +376,8 @@ class ResearchLog:
         "Create every table, the append-only triggers and the chain rows of older artifacts, if they are not there yet."
         def go():
             with self.engine.begin() as c:
+                if c.dialect.name == 'postgresql':  # two clients opening a fresh log at once: one creates, the other waits
+                    c.execute(sa.text('SELECT pg_advisory_xact_lock(7051312)'))
                 _meta.create_all(c)
                 _install_guards(c)
                 _backfill_chain(c)
@@ -571,6 +587,8 @@ def _bad_columns(kind:str, row, a:Artifact) -> str:
 def verify(self:ResearchLog) -> Verification:
     "Recompute the hash chain and check the guards; names the first bad row."
     with self.engine.connect() as c:
+        if c.dialect.name == 'postgresql':  # one snapshot for the chain and the tables, whatever commits meanwhile
+            c.execution_options(isolation_level='REPEATABLE READ')
         chain = c.execute(sa.select(_CHAIN).order_by(_CHAIN.c.seq)).mappings().all()
         rows = {r['id']: (k, r) for k, t in _T.items() for r in c.execute(sa.select(t)).mappings()}
         guards = _expected_guards(c.dialect.name) - _guard_names(c)

@@ -16,7 +16,7 @@ import pandas as pd
 from .log import Hypothesis, Finding, Robustness, RobustnessRow, LLMCall
 from .backtest import backtest, information_ratio
 from .objective import replay, stress_mask
-from .sandbox import DataContract, run_notebook, parameters_of, read_results
+from .sandbox import DataContract, run_notebook, notebook_runner, parameters_of, read_results
 
 # %% auto #0
 __all__ = ['REPLICATOR_SYSTEM', 'FAMILIES', 'alternative', 'Ablation', 'robustness_panel', 'replica_signal',
@@ -108,6 +108,7 @@ def robustness_panel(notebook:str|Path, # the implementation's (unexecuted) stud
                      findings:list[Finding]=(), # the Critic's findings
                      run_dir:str|Path|None=None, # where re-runs go (default: `<notebook folder>/replicator`)
                      backend:str='offline', llm=None, timeout:float=120., memory_mb:int|None=4096, read_only:list=(), deny:list=(), allow:list=(),
+                     executor=None, # a `distributed.Client`: the re-runs go to its workers
                     ) -> tuple[list[RobustnessRow], list[LLMCall]]:
     "The eight rows of the robustness panel (not yet logged) and the role's usage records."
     from quantnotes.alpha.llm import offline_call
@@ -143,7 +144,7 @@ def robustness_panel(notebook:str|Path, # the implementation's (unexecuted) stud
     def rerun(k, ab):
         p = {**{kk: params[kk] for kk in params if kk not in ('contract', 'results_path')}, **ab.params,
              'contract': contract.to_dict(), 'results_path': str(run_dir/f'row{k}.json')}
-        return run_notebook(notebook, run_dir/f'row{k}.ipynb', p, cwd=run_dir, timeout=timeout, memory_mb=memory_mb,
+        return notebook_runner(executor)(notebook, run_dir/f'row{k}.ipynb', p, cwd=run_dir, timeout=timeout, memory_mb=memory_mb,
                             read_only=list(read_only), deny=deny, allow=[run_dir, *allow])
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(2) as ex: sbs = list(ex.map(rerun, (7, 8), (r7, r8)))  # two kernels side by side

@@ -31,6 +31,11 @@ def add_parser(sub):
     q.add_argument('--isolation', choices=['auto', 'bwrap', 'none'], default=None,
                    help="how notebooks are isolated: 'auto' (default; $QUANTNOTES_ISOLATION or bubblewrap, refusing without it), "
                         "'bwrap', or 'none' (in-process guards only: not safe against a determined notebook)")
+    q.add_argument('--executor', choices=['local', 'dask'], default='local',
+                   help='where the sandboxed notebooks run: this machine (default) or the workers of a Dask cluster')
+    q.add_argument('--scheduler', default=None, metavar='ADDRESS',
+                   help='with --executor dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster)')
+    q.add_argument('--workers', type=int, default=2, help='with --executor dask and no --scheduler: local worker processes (default 2)')
     q.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     q.add_argument('--json', action='store_true', help='print the summary as JSON')
     p.set_defaults(func=run)
@@ -53,9 +58,11 @@ def _run(args) -> int:
     import os
     from quantnotes.alpha.sandbox import resolve_isolation
     if args.hypotheses < 1: raise ValueError('--hypotheses must be at least 1')
+    if args.executor == 'local' and args.scheduler: raise ValueError('--scheduler needs --executor dask')
+    if args.workers < 1: raise ValueError('--workers must be at least 1')
     if args.isolation: os.environ['QUANTNOTES_ISOLATION'] = args.isolation  # every sandbox run of this process, the Replicator's too
     resolve_isolation()  # refuse before any work when the sandbox cannot be had
-    log = None
+    log = ex = None
     try:
         backend = backend_name(args.backend)
         llm = AnthropicBackend() if backend == 'anthropic' else None
@@ -64,12 +71,18 @@ def _run(args) -> int:
             print('note: no short-rate files found, so hypotheses are spot-only (carry needs FRED rates: pass '
                   '--rates-dir or fill the cache)', file=sys.stderr)
         log = ResearchLog(args.log)
-        ws = Workstream(log, contract, args.workstream, backend, llm, args.auto_gate1, args.runs_dir, args.timeout)
+        if args.executor == 'dask':
+            from quantnotes.cluster import DaskExecutor
+            try: ex = DaskExecutor(args.scheduler, workers=args.workers)
+            except (OSError, TimeoutError) as e: raise ValueError(f'--scheduler {args.scheduler}: cannot reach a Dask scheduler ({e})') from None
+        ws = Workstream(log, contract, args.workstream, backend, llm, args.auto_gate1, args.runs_dir, args.timeout,
+                        executor=ex.client if ex else None)
         s = ws.run(args.hypotheses, progress=not args.no_progress)
     except KeyboardInterrupt:
         print('\ninterrupted: everything logged so far is kept; rerun the same command to resume', file=sys.stderr)
         return 130
     finally:
+        if ex is not None: ex.close()
         if log is not None: log.engine.dispose()
     if args.json: print(json.dumps(s, indent=2, default=str))
     else: _print_summary(s)

@@ -4,9 +4,9 @@
 
 # %% ../../nbs/13b_sandbox.ipynb #bce7c790
 from __future__ import annotations
-import json, os, pickle, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
+import io, json, os, pickle, shutil, signal, socket, struct, subprocess, sys, tarfile, tempfile, threading, time, uuid
 from dataclasses import dataclass, asdict, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Optional
 
@@ -20,7 +20,7 @@ from ..core import atomic_write, env_hash
 __all__ = ['ISOLATIONS', 'SANDBOX_UID', 'make_notebook', 'DataContractError', 'DataContract', 'synthetic_contract',
            'real_contract', 'SandboxUnavailable', 'bwrap_status', 'resolve_isolation', 'bwrap_argv', 'PITServer',
            'RemoteStore', 'backtest', 'ImplementationError', 'parameters_of', 'write_results', 'read_results',
-           'SandboxResult', 'run_notebook']
+           'SandboxResult', 'run_notebook', 'run_notebook_remote', 'notebook_runner']
 
 # %% ../../nbs/13b_sandbox.ipynb #3dff4aa5
 def make_notebook(cells:list, # code strings, or (kind, source[, tags]) tuples with kind 'code'|'markdown'
@@ -667,3 +667,79 @@ def _isolated(tmp, notebook, memory_mb, timeout, read_only, deny, network, serve
     if served: ro.append(tmp/'pit.sock')
     cmd = bwrap_argv(ro, [work], env, hide=deny, network=network, cpu_s=int(timeout) + 60)
     return cmd, {'PATH': os.environ.get('PATH', '/usr/bin:/bin')}, work/'in.ipynb', work/'out.ipynb', work
+
+# %% ../../nbs/13b_sandbox.ipynb #8ce7ccc4
+def _tar(files:dict) -> bytes:
+    "A gzipped tar archive of `{name in the archive: file or folder}`."
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:gz') as t:
+        for arc, p in files.items(): t.add(str(p), arcname=arc)
+    return buf.getvalue()
+
+def _untar(blob:bytes, dest:str|Path) -> Path:
+    "Unpack an archive made by `_tar` into `dest` (no absolute paths, links or devices are accepted)."
+    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(blob), mode='r:gz') as t: t.extractall(dest, filter='data')
+    return dest
+
+def _swap_paths(obj, mapping:dict):
+    "`obj` (nested dicts/lists/strings) with every string equal to, or under, a key of `mapping` moved to its value."
+    if isinstance(obj, dict): return {k: _swap_paths(v, mapping) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(_swap_paths(v, mapping) for v in obj)
+    if isinstance(obj, str):
+        for a, b in mapping.items():
+            if obj == a or obj.startswith(a.rstrip('/') + '/'): return b + obj[len(a):]
+    return obj
+
+# %% ../../nbs/13b_sandbox.ipynb #90b7e519
+def _run_shipped(blob:bytes, # the archive: `in.ipynb` and the read-only folders `ro0`, `ro1`, ...
+                 parameters:dict, # papermill parameters, shipped paths as `{ship}/roN/...`
+                 read_only:list, # names of the read-only folders in the archive
+                 opts:dict, # timeout, memory_mb, network, isolation
+                ) -> tuple[dict, bytes]:
+    "On a worker: unpack, run the notebook in the sandbox, return the `SandboxResult` (as a dict) and the outputs' archive."
+    tmp = Path(tempfile.mkdtemp(prefix='qn-shipped-'))
+    try:
+        ship, work = _untar(blob, tmp/'ship'), tmp/'work'
+        work.mkdir(); os.chmod(tmp, 0o755); os.chmod(work, 0o777)
+        p = _swap_paths(parameters, {'{ship}': str(ship)})
+        sb = run_notebook(ship/'in.ipynb', work/'out.ipynb', p, cwd=work, read_only=[ship/n for n in read_only],
+                          allow=[work], **opts)
+        return asdict(sb), _tar({n: work/n for n in ('out.ipynb', 'results.json') if (work/n).exists()})
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../../nbs/13b_sandbox.ipynb #b34fc7d9
+def run_notebook_remote(client, # a `distributed.Client`
+                        notebook:str|Path, output:str|Path, parameters:dict|None=None, cwd:str|Path|None=None,
+                        timeout:float=120., memory_mb:int|None=4096, read_only:list=(), deny:list=(), allow:list=(),
+                        network:bool=False, isolation:str|None=None) -> SandboxResult:
+    """`run_notebook` on a Dask worker, with the same arguments and result: the notebook and `read_only` folders travel
+    with the task, the executed notebook and the results file come back and are written here (`deny`/`allow` name this
+    machine's files, which a worker never has)."""
+    output = Path(output).resolve(); cwd = Path(cwd or output.parent).resolve()
+    params = dict(parameters or {})
+    rp = params.get('results_path')
+    rp = None if rp is None else (Path(rp) if Path(rp).is_absolute() else cwd/rp)
+    ro = {f'ro{i}': Path(p).resolve() for i, p in enumerate(read_only)}
+    params = _swap_paths(params, {str(p): '{ship}/' + k for k, p in ro.items()})
+    if rp is not None: params['results_path'] = 'results.json'
+    for p in (output, rp):
+        if p is not None and p.exists(): p.unlink()  # a stale file never passes for this run's
+    blob = _tar({'in.ipynb': Path(notebook), **ro})
+    opts = dict(timeout=timeout, memory_mb=memory_mb, network=network,  # the user's isolation choice travels too
+                isolation=isolation or os.environ.get('QUANTNOTES_ISOLATION') or None)
+    fut = client.submit(_run_shipped, blob, params, sorted(ro), opts, pure=False, key=f'notebook-{uuid.uuid4().hex[:12]}')
+    try: res, back = fut.result()
+    finally: fut.release()
+    tmp = Path(tempfile.mkdtemp(prefix='qn-back-'))
+    try:
+        _untar(back, tmp)
+        if (tmp/'out.ipynb').exists(): output.parent.mkdir(parents=True, exist_ok=True); atomic_write(output, (tmp/'out.ipynb').read_bytes())
+        if rp is not None and (tmp/'results.json').exists(): atomic_write(rp, (tmp/'results.json').read_bytes())
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return SandboxResult(**{**res, 'output': str(output) if output.exists() else None})
+
+def notebook_runner(executor=None): # a `distributed.Client`, or None to run here
+    "The function that runs a sandboxed notebook: `run_notebook`, or `run_notebook_remote` on `executor`'s workers."
+    if executor is None: return run_notebook
+    return partial(run_notebook_remote, executor)

@@ -4,8 +4,10 @@
 
 # %% ../../nbs/16_workstream.ipynb #143422d6
 from __future__ import annotations
-import json, sys, time, uuid
+import json, sys, threading, time, uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -21,7 +23,7 @@ from .implementer import implementer_context, run_implementation
 from .replicator import robustness_panel, independent_replica
 
 # %% auto #0
-__all__ = ['CriticUnavailable', 'critic_review', 'runs_root', 'Workstream', 'summarise']
+__all__ = ['CriticUnavailable', 'critic_review', 'runs_root', 'TakeTurns', 'Workstream', 'summarise']
 
 # %% ../../nbs/16_workstream.ipynb #93fa6cd2
 class CriticUnavailable(RuntimeError):
@@ -44,6 +46,33 @@ def runs_root(log:ResearchLog, runs_dir:str|Path|None=None) -> Path:
     p = sqlite_path(log.url)
     return (p.parent if p else Path.cwd().resolve())/'runs'
 
+# %% ../../nbs/16_workstream.ipynb #544219d1
+class TakeTurns:
+    "A Dask client whose futures give up the caller's turn while they wait; `turn()` is held for all other work."
+    def __init__(self, client): self.client, self.lock, self.local = client, threading.Lock(), threading.local()
+
+    @contextmanager
+    def turn(self):
+        "Hold the turn (the client-side work of one thread)."
+        with self.lock:
+            self.local.on = True
+            try: yield
+            finally: self.local.on = False
+
+    def submit(self, *a, **kw): return _Waiting(self, self.client.submit(*a, **kw))
+
+class _Waiting:
+    "A future whose `result()` releases the turn while it blocks."
+    def __init__(self, t:TakeTurns, f): self.t, self.f = t, f
+    def release(self):
+        if hasattr(self.f, 'release'): self.f.release()
+    def result(self):
+        on = getattr(self.t.local, 'on', False)
+        if on: self.t.lock.release()
+        try: return self.f.result()
+        finally:
+            if on: self.t.lock.acquire()
+
 # %% ../../nbs/16_workstream.ipynb #c9602ae3
 @dataclass
 class Workstream:
@@ -57,6 +86,7 @@ class Workstream:
     runs_dir: Optional[Path] = None
     timeout: float = 120.  # sandbox wall-time limit per notebook
     memory_mb: int = 4096  # sandbox (virtual) memory limit, MB
+    executor: object = None  # a `distributed.Client`: sandboxed runs go to its workers, hypotheses advance side by side
     echo: object = None  # a function for progress messages (default: print to stderr)
     timings: dict = field(default_factory=lambda: defaultdict(list))  # role -> seconds of each step done in this run
     notes: list = field(default_factory=list)
@@ -65,6 +95,7 @@ class Workstream:
         self.runs_dir = runs_root(self.log, self.runs_dir)
         self._store = None
         if self.echo is None: self.echo = lambda m: print(m, file=sys.stderr)
+        self._turns = TakeTurns(self.executor) if self.executor is not None else None
 
     @property
     def store(self):
@@ -117,7 +148,7 @@ def implement(self:Workstream, h:Hypothesis) -> Implementation:
     ctx = implementer_context(self.log, h.id, self.contract)
     iid = uuid.uuid4()
     run = run_implementation(ctx, self.runs_dir/str(h.id)/str(iid), self.backend, self.llm, timeout=self.timeout,
-                             memory_mb=self.memory_mb, deny=self._deny(), impl_id=iid)
+                             memory_mb=self.memory_mb, deny=self._deny(), impl_id=iid, executor=self._turns)
     return self._record(run.implementation, run.calls, 'implementer', t0)
 
 def _run_dir(im:Implementation) -> Path: return Path(im.notebook).parent
@@ -165,7 +196,7 @@ def panel(self:Workstream, h:Hypothesis, im:Implementation, cr:Critique) -> Robu
     c = DataContract.from_dict(json.loads((d/'data'/'contract.json').read_text()))
     rows, calls = robustness_panel(d/'study.ipynb', read_results(d/'results.json'), h, c, cr.findings,
                                    run_dir=d/'replicator', backend=self.backend, llm=self.llm, timeout=self.timeout, memory_mb=self.memory_mb,
-                                   read_only=[d/'data'], deny=self._deny(), allow=[d])
+                                   read_only=[d/'data'], deny=self._deny(), allow=[d], executor=self._turns)
     return self._record(Robustness(parent_id=im.id, data_commit=im.data_commit, made_by=_made_by(calls, self.backend),
                                    rows=rows, independent=False), calls, 'replicator_panel', t0)
 
@@ -230,27 +261,47 @@ def summarise(log:ResearchLog, workstream:str) -> dict:
                 llm_calls=len(calls), api_usd=round(sum(spend.values()), 6), api_usd_by_role=dict(spend),
                 sandbox_s=round(sum(i.wall_s or 0. for i in imps), 3))
 
+# %% ../../nbs/16_workstream.ipynb #480f59fc
+@patch
+def _propose_into(self:Workstream, hs:list, bar) -> bool:
+    "Append one new hypothesis to `hs`; False when the Proposer has nothing new."
+    bar.set_postfix_str('proposing')
+    try: hs.append(self.propose()); return True
+    except ProposerExhausted as e:
+        self.notes.append(str(e)); self.echo(f'note: {e}'); return False
+
+@patch
+def executor_workers(self:Workstream) -> int:
+    "How many workers the executor's scheduler knows (1 without an executor)."
+    if self.executor is None: return 1
+    return max(1, len(self.executor.scheduler_info()['workers']))
+
 # %% ../../nbs/16_workstream.ipynb #0cadbdac
 @patch
 def run(self:Workstream, n_hypotheses:int, # the workstream's target number of hypotheses
         progress:bool=True) -> dict:
-    "Propose up to `n_hypotheses`, then advance each; returns a summary (stages, counts, timings)."
+    """Propose up to `n_hypotheses`, then advance each; returns a summary (stages, counts, timings).
+    With an `executor`, all hypotheses are proposed first and then advanced side by side, one thread per worker."""
     from tqdm.auto import tqdm
     t0 = time.perf_counter()
     hs = self.hypotheses()
     bar = tqdm(total=n_hypotheses, desc=f'{self.name}', disable=not progress, file=sys.stderr, unit='hyp')
     stages = {}
+    def step(h):
+        with self._turns.turn(): stages[str(h.id)] = self.advance(h); bar.update(1)
     try:
-        for i in range(max(n_hypotheses, len(hs))):
-            if i >= len(hs):
-                if i >= n_hypotheses: break
-                bar.set_postfix_str('proposing')
-                try: hs.append(self.propose())
-                except ProposerExhausted as e:
-                    self.notes.append(str(e)); self.echo(f'note: {e}'); break
-            bar.set_postfix_str(f'advancing {str(hs[i].id)[:8]}')
-            stages[str(hs[i].id)] = self.advance(hs[i])
-            if i < n_hypotheses: bar.update(1)
+        if self.executor is None:
+            for i in range(max(n_hypotheses, len(hs))):
+                if i >= len(hs):
+                    if i >= n_hypotheses or not self._propose_into(hs, bar): break
+                bar.set_postfix_str(f'advancing {str(hs[i].id)[:8]}')
+                stages[str(hs[i].id)] = self.advance(hs[i])
+                if i < n_hypotheses: bar.update(1)
+        else:
+            while len(hs) < n_hypotheses and self._propose_into(hs, bar): pass
+            bar.set_postfix_str(f'advancing on {self.executor_workers()} worker(s)')
+            self.store  # opened once, before the threads share it
+            with ThreadPoolExecutor(max(1, self.executor_workers())) as ex: list(ex.map(step, hs))
     finally: bar.close()
     return summarise(self.log, self.name) | dict(stages=stages, wall_s=time.perf_counter() - t0, notes=list(self.notes),
                                                   timings={k: list(v) for k, v in self.timings.items()})

@@ -9,15 +9,17 @@ import numpy as np
 from .baselines import SchedulePolicy, twap_fractions
 
 # %% auto #0
-__all__ = ['MODES', 'LimitSchedulePolicy', 'desk_baselines']
+__all__ = ['MODES', 'PASSIVE_MODES', 'LimitSchedulePolicy', 'desk_baselines']
 
 # %% ../../nbs/23a_execution_passive.ipynb #b80fe5df
-MODES = {'taker': (1.0, 0.0), 'passive': (0.5, 1.0), 'passive_behind': (0.0, 1.0)}  # (aggressiveness, cross the rest)
+MODES = {'taker': (1.0, 0.0), 'passive': (0.5, 1.0), 'passive_behind': (0.0, 1.0),  # (aggressiveness, cross the rest)
+         'passive_carry': (0.5, 0.0), 'passive_behind_carry': (0.0, 0.0)}
+PASSIVE_MODES = ('passive', 'passive_behind', 'passive_carry', 'passive_behind_carry')
 
 class LimitSchedulePolicy(SchedulePolicy):
     "A schedule (fractions of the remaining inventory per step) worked as taker or passive orders, for a batch."
     def __init__(self, fractions:np.ndarray, # per-step fraction of the remaining inventory, length N
-                 mode:str='passive', # 'taker', 'passive' (post at the touch) or 'passive_behind' (a tick behind)
+                 mode:str='passive', # 'taker', or a passive mode: at the touch or a tick behind, crossing or carrying the rest
                  name:str|None=None):
         if mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         super().__init__(fractions, name or f'{mode}_schedule')

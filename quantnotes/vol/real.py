@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from .grid import Grid
 from .families import black76, implied_vol
-from .cboe import CboeChain, read_cboe, NY
+from .cboe import CboeChain, read_cboe, NY, AM_ROOTS, parity_forward, two_sided
 
 # %% auto #0
-__all__ = ['FILTERS', 'REALGRID_RANGES', 'time_to_expiry', 'parity_forward', 'chain_forwards', 'chain_quotes', 'filter_counts',
-           'synthetic_chain', 'iv_comparison', 'real_grid', 'quotes_to_grid', 'cboe_to_quotes', 'ssvi_vol_surfaces',
-           'realgrid_surfaces']
+__all__ = ['FILTERS', 'REALGRID_RANGES', 'time_to_expiry', 'chain_forwards', 'chain_quotes', 'filter_counts', 'synthetic_chain',
+           'iv_comparison', 'real_grid', 'quotes_to_grid', 'cboe_to_quotes', 'crr_price', 'american_iv_bias',
+           'ssvi_vol_surfaces', 'realgrid_surfaces']
 
 # %% ../../nbs/39d_vol_surface_real.ipynb #c5824445
 def time_to_expiry(expiry, # expiry dates (date-like)
@@ -27,30 +27,6 @@ def time_to_expiry(expiry, # expiry dates (date-like)
     settle = exp + pd.to_timedelta(hours, unit='h')
     return np.asarray((settle - quote_time) / pd.Timedelta(days=365), np.float64)
 
-# %% ../../nbs/39d_vol_surface_real.ipynb #6f6f3032
-def parity_forward(strike, call_mid, put_mid, # per strike, both sides quoted
-                   spread=None, # call + put bid-ask spread (weights); None: equal weights
-                   n_near:int=60, # strikes nearest the money used in the fit
-                  ) -> tuple[float, float, int]:
-    "Forward, discount factor and the number of strikes kept, from a robust put–call-parity regression."
-    K, y = np.asarray(strike, np.float64), np.asarray(call_mid, np.float64) - np.asarray(put_mid, np.float64)
-    s = np.ones_like(K) if spread is None else np.maximum(np.asarray(spread, np.float64), 0.01)
-    if K.size < 4: return np.nan, np.nan, int(K.size)
-    near = np.argsort(np.abs(y))[:n_near]
-    K, y, w = K[near], y[near], 1 / s[near] ** 2
-    keep = np.ones(K.size, bool)
-    for _ in range(2):
-        X = np.column_stack([np.ones(keep.sum()), -K[keep]])
-        sw = np.sqrt(w[keep])
-        (a, D), *_ = np.linalg.lstsq(X * sw[:, None], y[keep] * sw, rcond=None)
-        r = y - (a - D * K)
-        mad = 1.4826 * np.median(np.abs(r[keep] - np.median(r[keep])))
-        new = np.abs(r) <= 3 * max(mad, 1e-3)
-        if new.sum() < 4 or (new == keep).all(): break
-        keep = new
-    if not np.isfinite(D) or D <= 0: return np.nan, np.nan, int(keep.sum())
-    return float(a / D), float(D), int(keep.sum())
-
 # %% ../../nbs/39d_vol_surface_real.ipynb #fa22850c
 FILTERS = ('expiry outside range', 'no parity forward', 'in the money', 'zero bid', 'missing or crossed ask',
            'wide spread', 'stale', 'no implied vol')
@@ -61,9 +37,7 @@ def chain_forwards(chain:CboeChain, # a parsed chain
     "Per (expiry, root): settlement, T, parity forward F, discount factor D, implied rate and strikes used."
     q, rows = chain.quotes, []
     for (exp, root), g in q.groupby(['expiry', 'root'], sort=True):
-        c = g[g.cp == 'C'].set_index('strike'); p = g[g.cp == 'P'].set_index('strike')
-        both = c.merge(p, left_index=True, right_index=True, suffixes=('_c', '_p'))
-        both = both[(both.bid_c > 0) & (both.ask_c > both.bid_c) & (both.bid_p > 0) & (both.ask_p > both.bid_p)]
+        both = two_sided(g)
         F, D, n = parity_forward(both.index.values, both.mid_c.values, both.mid_p.values,
                                  (both.ask_c - both.bid_c + both.ask_p - both.bid_p).values, n_near)
         sett = g.settlement.iloc[0]
@@ -100,25 +74,28 @@ def filter_counts(q:pd.DataFrame) -> dict:
     return {r: int(vc.get(r, 0)) for r in (*FILTERS, 'used')}
 
 # %% ../../nbs/39d_vol_surface_real.ipynb #66402e82
-def synthetic_chain(spot:float=4500.0, rate:float=0.02, # index level, continuously compounded rate
-                    expiries=('2022-02-18', '2022-03-18', '2022-06-17', '2022-12-16'), # SPX (AM) expiries
+def synthetic_chain(spot:float=4500.0, rate:float=0.02, # underlying level, continuously compounded rate
+                    expiries=('2022-02-18', '2022-03-18', '2022-06-17', '2022-12-16'), # expiry dates
                     quote_time:str='2022-02-04 16:00', # New York time
                     seed:int=0,
+                    root:str='SPX', # option root: 'SPX' (AM-settled) or any other, e.g. 'AAPL' (PM)
+                    step:float|None=None, # strike spacing; default spot / 180 (25 for SPX at 4500)
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "A long quote table in `read_cboe`'s columns from a skewed Black–76 smile, and the true (expiry, T, F, D, vol fn)."
     rng = np.random.default_rng(seed)
     qt = pd.Timestamp(quote_time, tz=NY)
+    sett, step = ('AM' if root in AM_ROOTS else 'PM'), step or spot / 180
     rows, truth = [], []
     for e in expiries:
-        T = float(time_to_expiry([e], ['AM'], qt)[0])
+        T = float(time_to_expiry([e], [sett], qt)[0])
         D, F = np.exp(-rate * T), spot * np.exp((rate - 0.015) * T)
-        K = np.arange(np.floor(spot * 0.6 / 25) * 25, spot * 1.3, 25.0)
+        K = np.round(np.arange(np.floor(spot * 0.6 / step) * step, spot * 1.3, step), 2)
         vol = 0.18 - 0.35 * np.log(K / F) / np.sqrt(max(T, 0.05)) * 0.1 + 0.4 * np.log(K / F) ** 2
         for cp in 'CP':
             px = black76(F, K, T, vol, cp, D)
             half = np.maximum(0.05, 0.01 * px)
             bid, ask = np.round(np.maximum(px - half, 0), 2), np.round(px + half, 2)
-            rows += [dict(expiry=e, root='SPX', strike=k, cp=cp, bid=b, ask=a, volume=int(rng.integers(0, 50)),
+            rows += [dict(expiry=e, root=root, strike=k, cp=cp, bid=b, ask=a, volume=int(rng.integers(0, 50)),
                           open_interest=int(rng.integers(1, 500)), iv_cboe=round(float(v), 4))
                      for k, b, a, v in zip(K, bid, ask, vol)]
         truth.append(dict(expiry=pd.Timestamp(e), T=T, F=F, D=D))
@@ -178,12 +155,12 @@ def quotes_to_grid(q:pd.DataFrame, # `chain_quotes` output
     return w
 
 # %% ../../nbs/39d_vol_surface_real.ipynb #7c739e29
-def cboe_to_quotes(path:str|Path, # CBOE delayed-quotes CSV (plain or gzipped)
+def cboe_to_quotes(path:str|Path|CboeChain, # CBOE delayed-quotes CSV (plain or gzipped), or a chain already read
                    grid:Grid|None=None, # target grid; default `real_grid(...)` of the chain
                    **kw, # passed to `chain_quotes` (T_min, T_max, max_rel_spread, n_near)
                   ) -> tuple[np.ndarray, Grid]:
     "Observed total variance `(nT, nK)` with NaN where no real quote, and its `Grid`."
-    q, _ = chain_quotes(read_cboe(path), **kw)
+    q, _ = chain_quotes(path if isinstance(path, CboeChain) else read_cboe(path), **kw)
     if grid is None: return quotes_to_grid(q, g := real_grid(q)), g
     sl = _slices(q)
     q = q.copy()
@@ -193,6 +170,47 @@ def cboe_to_quotes(path:str|Path, # CBOE delayed-quotes CSV (plain or gzipped)
             hit = (q.expiry == sl.expiry.values[j]) & (q.root == sl.root.values[j])
             q.loc[hit, 'T'] = T
     return quotes_to_grid(q, grid), grid
+
+# %% ../../nbs/39d_vol_surface_real.ipynb #4a9b2d31
+def crr_price(S:float, K, T:float, sigma:float, cp, # spot, strikes, years, vol, 'C'/'P' per strike
+              r:float=0.0, q:float=0.0, # continuously compounded rate and dividend yield
+              american:bool=True, steps:int=400, # exercise style, tree steps
+             ) -> np.ndarray:
+    "Cox–Ross–Rubinstein binomial price, vectorised over strikes."
+    K = np.atleast_1d(np.asarray(K, np.float64))
+    call = np.broadcast_to(np.asarray(cp) == 'C', K.shape)[:, None]
+    dt = T / steps
+    u = np.exp(sigma * np.sqrt(dt)); p = (np.exp((r - q) * dt) - 1 / u) / (u - 1 / u); disc = np.exp(-r * dt)
+    pay = lambda n: np.where(call, 1, -1) * (S * u ** (2.0 * np.arange(n + 1) - n)[None, :] - K[:, None])
+    V = np.maximum(pay(steps), 0.0)
+    for i in range(steps - 1, -1, -1):
+        V = disc * (p * V[:, 1:i + 2] + (1 - p) * V[:, :i + 1])
+        if american: V = np.maximum(V, pay(i))
+    return V[:, 0]
+
+# %% ../../nbs/39d_vol_surface_real.ipynb #6c1d4f53
+def american_iv_bias(S:float=100.0, r:float=0.045, q:float=0.006, sigma:float=0.3, # the constructed underlying
+                     Ts=(0.1, 0.5, 1.0), ks=(-0.3, -0.15, -0.05, 0.05, 0.15, 0.3), # maturities, log-moneyness (OTM side)
+                     steps:int=400,
+                    ) -> pd.DataFrame:
+    "Implied-vol bias (vol points) of inverting American prices with Black–76: OTM, ITM puts, and through parity forwards."
+    rows = []
+    for T in Ts:
+        F, D = S * np.exp((r - q) * T), np.exp(-r * T)
+        Kp = F * np.exp(np.linspace(-0.1, 0.1, 9))  # near-the-money strikes for the parity fit
+        am = lambda K, cp: crr_price(S, K, T, sigma, cp, r, q, True, steps)
+        eu = lambda K, cp: crr_price(S, K, T, sigma, cp, r, q, False, steps)
+        Fh, Dh, _ = parity_forward(Kp, am(Kp, 'C'), am(Kp, 'P'))
+        K = F * np.exp(np.asarray(ks)); otm = np.where(np.asarray(ks) > 0, 'C', 'P')
+        iv = lambda px, cp, F_, D_: implied_vol(px, F_, K, T, cp, D_)
+        a_otm, e_otm, a_itm, e_itm = am(K, otm), eu(K, otm), am(K, 'P'), eu(K, 'P')
+        for j, k in enumerate(ks):
+            rows.append(dict(T=T, k=k, option=f"OTM {'call' if otm[j] == 'C' else 'put'}",
+                             bias_true_fwd_pts=100 * (iv(a_otm, otm, F, D) - iv(e_otm, otm, F, D))[j],
+                             bias_parity_fwd_pts=100 * (iv(a_otm, otm, Fh, Dh) - iv(e_otm, otm, F, D))[j],
+                             put_bias_pts=100 * (iv(a_itm, 'P', F, D) - iv(e_itm, 'P', F, D))[j],
+                             parity_fwd_err_pct=100 * (Fh / F - 1)))
+    return pd.DataFrame(rows)
 
 # %% ../../nbs/39d_vol_surface_real.ipynb #2af4cb75
 REALGRID_RANGES = dict(sigma0=(0.08, 0.45), sigma_inf=(0.13, 0.30), tau=(0.05, 1.0),

@@ -77,11 +77,23 @@ def save_quotes(path:str|Path, # `.npz` to write (atomically)
 # %% ../../nbs/39e_vol_cli.ipynb #e3d56c15
 def load_cboe(path:str|Path, # CBOE delayed-quotes CSV (plain or gzipped)
               grid:Grid|None=None, # target grid (a model's); default: one built from the chain's expiries
+              spot:float|None=None, # the underlying's price, if the file lacks it (else inferred by parity)
+              quote_time:str|None=None, # the prices' time, New York, if the file lacks it (else from the file name)
+              style:str|None=None, # 'european' or 'american' (default: from the option roots)
+              report=None, # called with one line per inferred value, e.g. `print`
              ) -> tuple[np.ndarray, Grid]:
     "Total variance `(1, nT, nK)` with NaN where the chain has no usable quote, checked like a quotes file."
+    from quantnotes.vol.cboe import read_cboe
     from quantnotes.vol.real import cboe_to_quotes
     if not Path(path).is_file(): raise QuoteFileError(f'{path}: no such file')
-    w, g = cboe_to_quotes(path, grid)
+    if quote_time is not None:
+        import pandas as pd
+        try: pd.Timestamp(quote_time)
+        except ValueError: raise ValueError(f"--quote-time {quote_time!r}: expected a time like '2023-02-07 16:00' (New York)") from None
+    chain = read_cboe(path, spot=spot, quote_time=quote_time, style=style)
+    if report is not None:
+        for what, how in chain.inferred.items(): report(f'note: {Path(path).name}: {how}')
+    w, g = cboe_to_quotes(chain, grid)
     return check_quotes(np.asarray(w, dtype=np.float64)[None], g, path)
 
 # %% ../../nbs/39e_vol_cli.ipynb #cc43a8f9
@@ -266,6 +278,11 @@ def add_parser(sub):
     r = vs.add_parser('repair', help='repair a quotes file (.npz with w, T, k; NaN where there is no quote)')
     r.add_argument('input', nargs='?', default=None, help='quotes .npz (or use --cboe)')
     r.add_argument('--cboe', default=None, metavar='FILE', help='a CBOE delayed-quotes CSV (plain or gzipped) instead of an .npz')
+    r.add_argument('--spot', type=float, default=None, help="--cboe: the underlying's price, if the file has no 'Last:' line (default: put-call parity)")
+    r.add_argument('--quote-time', default=None, metavar='TIME',
+                   help="--cboe: time of the prices, New York, e.g. '2023-02-07 16:00', if the file has no 'Date:' line (default: from the file name)")
+    r.add_argument('--style', choices=('european', 'american'), default=None,
+                   help='--cboe: exercise style (default: European for known index roots, American otherwise)')
     r.add_argument('--out', required=True, help='repaired .npz to write')
     r.add_argument('--model', default=None, help='model file from `quantnotes vol train` (for --method cnn)')
     r.add_argument('--method', choices=METHODS, default=None, help='default: cnn with --model, else interp')
@@ -311,9 +328,12 @@ def run_repair(args) -> int:
     method = args.method or ('cnn' if args.model else 'interp')
     if (args.input is None) == (args.cboe is None): return cli_error('give either a quotes .npz or --cboe FILE (exactly one)')
     check_out(args.out)
+    if not args.cboe and (args.spot, args.quote_time, args.style) != (None, None, None):
+        return cli_error('--spot, --quote-time and --style apply to --cboe FILE only')
     if args.cboe:
         from quantnotes.vol.unet import load_model
-        w, grid = load_cboe(args.cboe, load_model(args.model)[1] if method == 'cnn' and args.model else None)
+        w, grid = load_cboe(args.cboe, load_model(args.model)[1] if method == 'cnn' and args.model else None,
+                            spot=args.spot, quote_time=args.quote_time, style=args.style, report=print)
     else: w, grid = load_quotes(args.input)
     out = repair(w, grid, method, args.model, project_arbitrage=args.project_arbitrage, conformal=args.conformal)
     save_quotes(args.out, out['w'], grid, **{k: v for k, v in out.items() if k != 'w'})

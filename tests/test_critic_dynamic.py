@@ -1,0 +1,88 @@
+"""The dynamic Critic checks (nbs/14a_critic_dynamic.ipynb) on two tiny research notebooks written here: one with a
+look-ahead, a feature-name collision, a cost charged on one leg only, a grid-selected parameter and a dropped stretch
+of the sample; the other with each of those lines fixed. Every check must fire on its defect and stay quiet on the fix.
+Then the CLI: `quantnotes critic review --dynamic` merges the dynamic findings into the JSON contract, `--no-dynamic`
+does not run them, and a notebook that cannot run is reviewed statically with a note.
+
+Each review starts one sandboxed kernel (isolation 'none': about 20-60 s on a loaded machine)."""
+import json
+import pytest
+from quantnotes.alpha.sandbox import make_notebook
+from quantnotes.alpha.critic_dynamic import dynamic_review, CHECKS
+from conftest import quantnotes
+
+HYP = dict(economic_claim='Momentum persists across three synthetic assets.', dependent_variable='daily net return',
+           predictor='sign of the trailing return, demeaned across assets', null='out-of-sample IR <= 0',
+           sample=dict(universe=['A', 'B', 'C'], start='2010-01-04', end='2016-12-30', oos_start='2013-01-02'))
+
+DEFECTS = dict(
+    look_ahead=('z = (px - px.mean()) / px.std()', 'z = (px - px.expanding().mean()) / px.expanding().std()'),
+    feature_name_collision=('feats["mom"] = -ret.rolling(5).mean()', 'feats["rev"] = -ret.rolling(5).mean()'),
+    cost_omission=('cost = w["A"].diff().abs() * COST_BP / 1e4', 'cost = w.diff().abs().sum(axis=1) * COST_BP / 1e4'),
+    unstable_parameter=('best = max(irs, key=irs.get)', 'best = 20'),
+    regime_cherry_picking=('net = net.drop(net.loc["2012-05-01":"2012-07-31"].index)', 'net = net.copy()'),
+)
+
+def notebook(path, fixed:bool):
+    "The research notebook, with every defect line (fixed=False) or every fixed line."
+    L = {k: v[int(fixed)] for k, v in DEFECTS.items()}
+    cells = [('markdown', '# Cross-asset momentum (test notebook)'),
+             'import numpy as np\nimport pandas as pd',
+             'COST_BP = 2.0\nGRID = [5, 10, 20, 40, 80]',
+             'ix = pd.bdate_range("2010-01-01", "2016-12-31")\nrng = np.random.default_rng(14)\n'
+             'px = pd.DataFrame(100 + rng.standard_normal((len(ix), 3)).cumsum(0), index=ix, columns=["A", "B", "C"])\n'
+             'ret = px.pct_change()',
+             L['look_ahead'] + '\nz.tail(2)',
+             'feats = {}\nfeats["mom"] = ret.rolling(20).mean()\n' + L['feature_name_collision'],
+             'ir = lambda s: s.mean() / s.std() * np.sqrt(252)\n'
+             'def weights(L):\n    s = np.sign(px.pct_change(L))\n    return s.sub(s.mean(axis=1), axis=0).div(3).shift(1).fillna(0)\n'
+             'def oos(L):\n    w = weights(L)\n    n = ((w * ret).sum(axis=1) - w.diff().abs().sum(axis=1) * COST_BP / 1e4).loc["2013-01-02":"2016-12-30"]\n'
+             '    return ir(n)\n'
+             'irs = {L: oos(L) for L in GRID}\n' + L['unstable_parameter'],
+             'w = weights(best)\ngross = (w * ret).sum(axis=1)\n' + L['cost_omission'] + '\nnet = (gross - cost).loc["2010-01-04":"2016-12-30"]',
+             L['regime_cherry_picking'],
+             'print("IS", round(ir(net[net.index < "2013-01-02"]), 3), "OOS", round(ir(net[net.index >= "2013-01-02"]), 3))']
+    make_notebook(cells, path)
+    return path
+
+def cell_of(path, line):
+    nb = json.loads(path.read_text())
+    return next(i for i, c in enumerate(nb['cells']) if line in ''.join(c['source']))
+
+@pytest.fixture(scope='module')
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp('dyn')
+    (d/'h.json').write_text(json.dumps(HYP))
+    return notebook(d/'defects.ipynb', False), notebook(d/'fixed.ipynb', True), d/'h.json'
+
+def test_every_check_fires_on_its_defect_and_is_quiet_on_the_fix(pair):
+    bad, good, hyp = pair
+    fb, info = dynamic_review(bad, hyp, isolation='none', return_info=True)
+    got = {(f.defect_class, f.cell) for f in fb}
+    for cls, (line, _) in DEFECTS.items():
+        assert (cls, cell_of(bad, line)) in got, f'{cls} not found at its cell: {sorted(got)}'
+    for f in fb:  # every quote is verbatim from the cell it names
+        assert f.quote in ''.join(json.loads(bad.read_text())['cells'][f.cell]['source'])
+    assert info['runs'] == 3 + 5 and info['error'] is None  # base, look-ahead, no-cost, one run per grid value
+    assert dynamic_review(good, hyp, isolation='none') == []
+
+def test_cli_merges_dynamic_findings(pair):
+    bad, _, hyp = pair
+    r = quantnotes('critic', 'review', bad, '--hypothesis', hyp, '--json', '--isolation', 'none')
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {'notebook', 'backend', 'findings'}
+    pairs = [(f['defect_class'], f['cell']) for f in out['findings']]
+    assert len(pairs) == len(set(pairs))  # duplicates on (class, cell) collapsed
+    assert ('feature_name_collision', cell_of(bad, DEFECTS['feature_name_collision'][0])) in pairs
+    assert ('regime_cherry_picking', cell_of(bad, DEFECTS['regime_cherry_picking'][0])) in pairs
+    r2 = quantnotes('critic', 'review', bad, '--hypothesis', hyp, '--json', '--no-dynamic')
+    assert r2.returncode == 0 and len(json.loads(r2.stdout)['findings']) < len(out['findings'])
+
+def test_a_notebook_that_cannot_run_is_reviewed_statically(tmp_path):
+    nb = make_notebook(['import numpy as np', 'x = 1 / 0'], tmp_path/'broken.ipynb')
+    (tmp_path/'h.json').write_text(json.dumps(HYP))
+    r = quantnotes('critic', 'review', tmp_path/'broken.ipynb', '--hypothesis', tmp_path/'h.json', '--json', '--isolation', 'none')
+    assert r.returncode == 0 and 'note: dynamic checks skipped' in r.stderr and 'ZeroDivisionError' in r.stderr
+    with pytest.raises(ValueError, match='unknown dynamic check'): dynamic_review(tmp_path/'broken.ipynb', HYP, checks=('vibes',))
+    assert set(CHECKS) == {'look_ahead', 'sample', 'costs', 'parameters', 'feature_names'}
