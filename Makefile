@@ -32,7 +32,7 @@ docs: venv
 # Tests: notebook examples, package/notebook sync and cleanliness, then the integration tests.
 test: venv
 	@bash .ci/system-deps.sh
-	$(BIN)/nbdev_test --n_workers 2
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2  # two notebooks at once: one thread each (see study_threads)
 	$(BIN)/python .ci/check_sync.py
 	$(BIN)/python -m pytest tests -q --durations=15
 

@@ -7,9 +7,13 @@ and peak resident memory, and the ratio of the two times. The script fits SVI on
 all of them, so the study does more work. Without ../shared there is nothing to compare with: the study's own
 figures are printed and the report says that no ratio was possible.
 
-    .venv/bin/python benchmarks/vol_surface_study.py [--profile full] [--keep DIR] [--seed-dir DIR]
+    .venv/bin/python benchmarks/vol_surface_study.py [--profile full] [--keep DIR] [--seed-dir DIR] [--repeats N]
+
+On a loaded machine run it with `--repeats 3`: the study and the script then alternate three times and the median
+and range of the ratio are printed. The study's own best validation RMSE and fidelity count (full profile) are
+printed with each run, so a speed-up that costs accuracy shows in the same output.
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, csv, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,40 +47,71 @@ def timed(cmd:list, **kw) -> tuple[float, float, int, str]:
         log.seek(0)
         return wall, usage.ru_maxrss / 1024, p.returncode, log.read()[-4000:]
 
+def run_study(profile:str, out:Path) -> dict:
+    "Regenerate the study into `out` and time it; its figures as a dict (exits with the study's code if it fails)."
+    exe = Path(sys.executable).parent/'quantnotes'
+    wall, peak_mb, rc, tail = timed([str(exe), 'regenerate', 'vol_surface_repair', '--profile', profile,
+                                     '--out', str(out), '--no-progress'])
+    if rc: print(tail); sys.exit(rc)
+    man = json.loads((out/'vol_surface_repair'/'manifest.json').read_text())
+    summ = json.loads((out/'vol_surface_repair'/'results'/'summary.json').read_text())
+    fid = out/'vol_surface_repair'/'tables'/'fidelity.csv'
+    within = None
+    if fid.exists():
+        rows = list(csv.DictReader(fid.open()))
+        within = (sum(abs(float(r['difference / combined SE'])) <= 2 for r in rows), len(rows))
+    return dict(wall=wall, peak_mb=peak_mb, notebook=man['wall_seconds'], train=summ.get('train_seconds'),
+                eval=summ.get('eval_seconds'), best_val=summ.get('best_val_rmse_vol'), fidelity=within,
+                report=out/'vol_surface_repair')
+
+def run_writeup(src:str) -> dict|None:
+    "Run the write-up's script in a scratch folder and time it; None (with its output printed) if it fails."
+    with tempfile.TemporaryDirectory(prefix='qn-writeup-') as d:
+        (Path(d)/'vol_surface_repair.py').write_text(src)
+        wall, peak_mb, rc, tail = timed([sys.executable, 'vol_surface_repair.py'], cwd=d,
+                                        env={**os.environ, 'OUT_DIR': str(Path(d)/'out')})
+    if rc: print(tail); print(f'write-up script failed (exit {rc}): no ratio was possible'); return None
+    return dict(wall=wall, peak_mb=peak_mb)
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--profile', default='full')
     ap.add_argument('--keep', default=None, help='write the report here instead of a temporary folder')
     ap.add_argument('--seed-dir', default=str(SEED_DIR), help='where the write-up text is (default ../shared/seed)')
+    ap.add_argument('--repeats', type=int, default=1, help='run the pair this many times, alternating (median and spread)')
     a = ap.parse_args()
-    out = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix='qn-bench-'))
-    exe = Path(sys.executable).parent/'quantnotes'
-    wall, peak_mb, rc, tail = timed([str(exe), 'regenerate', 'vol_surface_repair', '--profile', a.profile,
-                                     '--out', str(out), '--no-progress'])
-    if rc: print(tail); sys.exit(rc)
-    man = json.loads((out/'vol_surface_repair'/'manifest.json').read_text())
-    summ = json.loads((out/'vol_surface_repair'/'results'/'summary.json').read_text())
-    print(f'profile                {a.profile}')
-    print(f'study wall (command)   {wall:8.1f} s')
-    print(f'study wall (notebook)  {man["wall_seconds"]:8.1f} s')
-    for k in ('train_seconds', 'eval_seconds'):
-        if k in summ: print(f'  {k:<20} {summ[k]:8.1f} s')
-    print(f'study peak memory      {peak_mb:8.0f} MB  (target < {MEMORY_TARGET_MB} MB: '
-          f'{"met" if peak_mb < MEMORY_TARGET_MB else "MISSED"})')
-    print(f'report                 {out/"vol_surface_repair"}')
     src = writeup_script(Path(a.seed_dir)) if Path(a.seed_dir).is_dir() else None
+    print(f'profile                {a.profile}')
+    if src is not None and a.profile != 'full':
+        print(f'note: the write-up script always runs its full size; the study runs profile {a.profile}')
+    ratios, mem_ratios = [], []
+    for rep in range(max(1, a.repeats)):
+        out = Path(a.keep)/f'run{rep}' if a.keep and a.repeats > 1 else Path(a.keep) if a.keep else \
+              Path(tempfile.mkdtemp(prefix='qn-bench-'))
+        st = run_study(a.profile, out)
+        head = f'run {rep + 1}/{a.repeats}: ' if a.repeats > 1 else ''
+        print(f'{head}study wall (command)   {st["wall"]:8.1f} s')
+        print(f'{head}study wall (notebook)  {st["notebook"]:8.1f} s  (the rest is start-up: interpreter, kernel, papermill)')
+        for k in ('train', 'eval'):
+            if st[k] is not None: print(f'{head}  {k + "_seconds":<20} {st[k]:8.1f} s')
+        print(f'{head}study peak memory      {st["peak_mb"]:8.0f} MB  (target < {MEMORY_TARGET_MB} MB: '
+              f'{"met" if st["peak_mb"] < MEMORY_TARGET_MB else "MISSED"})')
+        if st['best_val'] is not None: print(f'{head}best validation RMSE   {st["best_val"]:8.4f} (vol)')
+        if st['fidelity']: print(f'{head}fidelity               {st["fidelity"][0]} of {st["fidelity"][1]} within 2 combined SE')
+        print(f'{head}report                 {st["report"]}')
+        if src is None: continue
+        ref = run_writeup(src)
+        if ref is None: sys.exit(1)
+        ratios.append(st['wall'] / ref['wall']); mem_ratios.append(st['peak_mb'] / ref['peak_mb'])
+        print(f'{head}write-up wall          {ref["wall"]:8.1f} s  (its script, cut from the write-up, run just now)')
+        print(f'{head}write-up peak memory   {ref["peak_mb"]:8.0f} MB')
+        print(f'{head}ratio study/write-up   {ratios[-1]:8.2f} x  (< 1: the study is faster; goal <= 0.5)')
+        print(f'{head}memory study/write-up  {mem_ratios[-1]:8.2f} x')
     if src is None:
         print(f'write-up script        not found (no write-up text in {a.seed_dir}): no ratio was possible')
-        return
-    if a.profile != 'full': print(f'note: the write-up script always runs its full size; the study ran profile {a.profile}')
-    with tempfile.TemporaryDirectory(prefix='qn-writeup-') as d:
-        (Path(d)/'vol_surface_repair.py').write_text(src)
-        ref_wall, ref_mb, rc, tail = timed([sys.executable, 'vol_surface_repair.py'], cwd=d,
-                                           env={**os.environ, 'OUT_DIR': str(Path(d)/'out')})
-    if rc: print(tail); print(f'write-up script failed (exit {rc}): no ratio was possible'); sys.exit(rc)
-    print(f'write-up wall          {ref_wall:8.1f} s  (its script, cut from the write-up, run just now)')
-    print(f'write-up peak memory   {ref_mb:8.0f} MB')
-    print(f'ratio study/write-up   {wall / ref_wall:8.2f} x  (< 1: the study is faster)')
+    elif len(ratios) > 1:
+        print(f'ratio over {len(ratios)} runs      median {statistics.median(ratios):.2f} x, '
+              f'range {min(ratios):.2f}-{max(ratios):.2f}; memory median {statistics.median(mem_ratios):.2f} x')
 
 if __name__ == '__main__':
     main()

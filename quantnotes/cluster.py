@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_cluster.ipynb #b065249a
 from __future__ import annotations
-import logging, uuid
+import logging, os, uuid
 from fastcore.basics import patch
 from .runner import execute_study, crashed_result
 
@@ -24,8 +24,11 @@ class DaskExecutor:
         if scheduler: self.client = Client(scheduler, timeout=timeout)
         else:
             with dask.config.set({'distributed.scheduler.allowed-failures': 1}):
+                share = str(max(1, (os.cpu_count() or 1) // int(workers)))  # each worker's kernels their share of the cores
                 self.cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host='127.0.0.1',
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=None, silence_logs=logging.ERROR,
+                                            env={v: share for v in ('QN_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS',
+                                                                     'OPENBLAS_NUM_THREADS')})
             self.client = Client(self.cluster, timeout=timeout)
 
     def __enter__(self): return self

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['atomic_write', 'seed_everything', 'project_root', 'git_commit', 'env_hash', 'run_metadata', 'cli_error', 'cli_errors',
-           'StudySkipped', 'save_table', 'save_figure', 'save_text', 'save_json']
+__all__ = ['atomic_write', 'seed_everything', 'study_threads', 'project_root', 'git_commit', 'env_hash', 'run_metadata',
+           'cli_error', 'cli_errors', 'StudySkipped', 'save_table', 'save_figure', 'save_text', 'save_json']
 
 # %% ../nbs/00_core.ipynb #16cc3dcb
 def _alive(pid:int) -> bool:
@@ -62,6 +62,12 @@ def seed_everything(seed:int # seed for `random`, numpy's global state and torch
         torch.manual_seed(seed)
     except ImportError: pass
     return seed
+
+# %% ../nbs/00_core.ipynb #508cefdc
+def study_threads() -> int:
+    "CPU threads one study may use: `QN_THREADS` when the runner set it (its share of the cores), else every core."
+    v = os.environ.get('QN_THREADS', '').strip()
+    return max(1, int(v)) if v.isdigit() else max(1, os.cpu_count() or 1)
 
 # %% ../nbs/00_core.ipynb #86bfdd99
 def project_root(start:str|Path|None=None # folder to start from (default: the current one)

@@ -16,8 +16,8 @@ from .core import atomic_write, env_hash, git_commit, project_root
 
 # %% auto #0
 __all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'swap_in',
-           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'LocalExecutor', 'run_jobs',
-           'run_study', 'regenerate']
+           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'share_cores',
+           'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
 class StudyError(Exception):
@@ -234,6 +234,10 @@ def crashed_result(e:BaseException) -> dict:
     "The result of a task that died outside papermill (a broken process, a lost worker)."
     return dict(error=dict(cell_index=None, execution_count=None, ename=type(e).__name__, evalue=str(e)), files={})
 
+def share_cores(threads:int):
+    "Give this process and the kernels it starts `threads` CPU threads (`study_threads`, OpenMP and BLAS pools)."
+    for v in ('QN_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ[v] = str(threads)
+
 class LocalExecutor:
     "Run study tasks on this machine: in this process (`jobs=1`) or in `jobs` spawned processes."
     name = 'local'
@@ -245,7 +249,9 @@ class LocalExecutor:
         if self.jobs <= 1:
             for i, t in enumerate(tasks): yield i, execute_study(**t, progress=self.progress)
             return
-        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context('spawn')) as ex:
+        share = max(1, (os.cpu_count() or 1) // self.jobs)  # each parallel study its share of the cores
+        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context('spawn'),
+                                 initializer=share_cores, initargs=(share,)) as ex:
             futs = {ex.submit(execute_study, **t): i for i, t in enumerate(tasks)}
             for f in as_completed(futs):
                 try: r = f.result()

@@ -33,6 +33,17 @@ def smoke_project(tmp_path_factory):
     r = quantnotes('regenerate', '--profile', 'smoke', '--out', dst/'reports', '--jobs', '2', '--no-progress', timeout=2400)
     return dst, r
 
+@pytest.fixture(scope='session')
+def smoke_docs(smoke_project):
+    """The main job's second half on the session's smoke regeneration, as `make regenerate` runs it: the cluster plan,
+    then the offline docs preview of every page. Yields (project folder, plan CompletedProcess, docs CompletedProcess);
+    the docs test checks every page, the study tests read their own page from the same build."""
+    proj, _ = smoke_project
+    plan = quantnotes('sweep', '--plan', '--save', '--seeds', '1-20', '--workers', '64', '--profile', 'smoke',
+                      '--out', proj/'reports')
+    docs = quantnotes('docs', '--preview', cwd=proj, timeout=900)
+    return proj, plan, docs
+
 def smoke_report(smoke_project, study:str) -> Path:
     "One study's report from the session's smoke regeneration; fails with that study's own error if it did not run."
     import json

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from conftest import quantnotes, ROOT, SHARED
 
-def test_every_study_regenerates_and_every_page_renders(smoke_project):
+def test_every_study_regenerates_and_every_page_renders(smoke_project, smoke_docs):
     project_copy, r = smoke_project
     reports = project_copy/'reports'
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
@@ -17,9 +17,8 @@ def test_every_study_regenerates_and_every_page_renders(smoke_project):
         assert man['status'] in ('ok', 'skipped') and man['profile'] == 'smoke'
         if skipped.exists():  # only studies that need the optional shared data may skip, and only without it
             assert not SHARED.exists(), f'{s} skipped although {SHARED} exists: {man["error"]["evalue"]}'
-    r = quantnotes('sweep', '--plan', '--save', '--seeds', '1-20', '--workers', '64', '--profile', 'smoke', '--out', reports)
-    assert r.returncode == 0 and (reports/'cluster_plan'/'tables'/'projection.md').is_file(), r.stderr  # as `make regenerate` does
-    r = quantnotes('docs', '--preview', cwd=project_copy, timeout=900)
+    _, plan, r = smoke_docs  # the cluster plan and the docs, as `make regenerate` runs them after the studies
+    assert plan.returncode == 0 and (reports/'cluster_plan'/'tables'/'projection.md').is_file(), plan.stderr
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'Quarto was not found' in r.stdout or 'Quarto site rendered' in r.stdout
     docs = project_copy/'_docs'

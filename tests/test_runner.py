@@ -59,6 +59,14 @@ def test_parallel_jobs(tmp_path):
     r = quantnotes('regenerate', '--studies-dir', STUDIES, '--out', tmp_path, '--jobs', '2', '--no-progress')
     assert r.returncode == 1
     assert (tmp_path/'tiny'/'manifest.json').exists() and (tmp_path/'failing.failed'/'manifest.json').exists()
+    # two studies at once share the cores: each kernel was given half of them (at least one)
+    threads = json.loads((tmp_path/'tiny'/'results'/'threads.json').read_text())['threads']
+    assert threads == max(1, (os.cpu_count() or 1) // 2), threads
+
+def test_one_job_uses_every_core(tmp_path):
+    r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path/'tiny'/'results'/'threads.json').read_text())['threads'] == (os.cpu_count() or 1)
 
 def test_unknown_study_and_profile(tmp_path):
     r = quantnotes('regenerate', 'nope', '--studies-dir', STUDIES, '--out', tmp_path)

@@ -123,17 +123,18 @@ def test_study_smoke_writes_every_table(smoke_report):
         vals = [c[col] for c in summary['cases']]
         assert all(0 < v < 0.5 for v in vals), (col, vals)
 
-def test_docs_preview_includes_the_study_tables(smoke_report, project_copy):
+def test_docs_preview_refuses_a_page_whose_tables_are_missing(project_copy):
     for page in (project_copy/'nbs'/'writeups').glob('*.qmd'):  # this test is about the vol page only
         if page.stem != 'vol_surface_repair': page.unlink()
     r = quantnotes('docs', '--preview', cwd=project_copy)
     assert r.returncode == 2 and 'missing included files' in r.stderr and 'make regenerate' in r.stderr
-    shutil.copytree(smoke_report/'vol_surface_repair', project_copy/'reports'/'vol_surface_repair')
-    r = quantnotes('docs', '--preview', cwd=project_copy, timeout=900)
+
+def test_docs_preview_includes_the_study_tables(smoke_report, smoke_docs):
+    proj, _, r = smoke_docs  # the session's one docs build, on the session's smoke reports
     assert r.returncode == 0, r.stderr[-3000:]
-    docs = project_copy/'_docs'
+    docs = proj/'_docs'
     page = (docs/'writeups'/'vol_surface_repair.html').read_text()
-    table = (project_copy/'reports'/'vol_surface_repair'/'tables'/'rmse_2x2.md').read_text()
+    table = (smoke_report/'vol_surface_repair'/'tables'/'rmse_2x2.md').read_text()
     first_value = table.splitlines()[2].split('|')[3].strip()  # the CNN cell of the first row, e.g. "0.0412 ± 0.0021"
     assert first_value and first_value in page
     assert 'Offline preview' in page and '{{<' not in page

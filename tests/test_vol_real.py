@@ -114,7 +114,7 @@ def test_cboe_to_quotes_grid_and_mask():
 def test_study_smoke(smoke_project):
     rep = smoke_report(smoke_project, 'vol_surface_real')  # the session's smoke regeneration (conftest)
     for t in ('snapshots', 'iv_vs_cboe', 'forwards', 'rmse_real', 'spread_real', 'inside_real', 'scores_real',
-              'learned_vs_classical', 'arbitrage_failures', 'failures_real', 'diagnostics_real', 'floor'):
+              'learned_vs_classical', 'arbitrage_failures', 'failures_real', 'diagnostics_real', 'floor', 'guarantee_cost'):
         assert (rep/'tables'/f'{t}.md').exists() and (rep/'tables'/f'{t}.csv').exists(), t
     assert (rep/'figures'/'real_surface.png').exists()
     text = (rep/'text'/'commentary.md').read_text()
@@ -125,6 +125,8 @@ def test_study_smoke(smoke_project):
     assert all(f['status'] == 'used' or f['status'].startswith('not used: ') for f in s['files'])
     assert len(s['snapshots']) >= 4 and set(s['ranking_survives']) == {'interp_best', 'cnn_last', 'svi_beats_interp_regular'}
     assert s['schemes'] == ['regular', 'adversarial', 'expiry', 'wings', 'random30']
+    # the learned repair that is arbitrage-free by construction has none before any projection (issue 21, item 4)
+    assert s['arbfree_raw_arbitrage'] == {'butterfly_pct': 0.0, 'calendar_pct': 0.0}
     rm = pd.read_csv(rep/'tables'/'rmse_real.csv')
     assert len(rm) == 5 * len(s['snapshots']) and rm.filter(like='_mean').gt(0).all().all()
     claims = json.loads((rep/'results'/'claims.json').read_text())

@@ -34,6 +34,25 @@ def branch_costs(self:Analyser, s, before, after_body, after_else):
                 self.find('cost_omission', 1, self.loc(tgt), f'`{name}` is net of costs in one branch of '
                           f'`if {ast.unparse(s.test)}` but gross in the other')
 
+# %% ../../nbs/14_critic_costs.ipynb #5e2b8d4c
+@patch
+def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
+    "Legs of `pnl` whose trading `cost` does not follow: a finding on the line that subtracts the cost."
+    if self.depth > 0 or not pnl.legs: return
+    seen = cost.names
+    anc = lambda v: (self.env.get(v) or Info()).names
+    pos = {v for v in seen if self._position_like(self.env.get(v))}
+    charged = {v for v in pos if not any(v in anc(u) for u in pos if u != v)}  # the positions traded, not the signals behind them
+    if not charged: return
+    free = sorted(v for v in pnl.legs if v not in seen) if len(pnl.legs) > 1 else []
+    if not free:  # one book: its position-like sources, none related to a charged position
+        for leg in pnl.legs:
+            src = {v for v in anc(leg) if self._position_like(self.env.get(v))}
+            free += sorted(v for v in src if v not in seen and not (anc(v) & charged) and not any(v in anc(c) for c in charged))
+    if free and len(free) < len(pnl.legs | charged | set(free)):
+        self.find('cost_omission', 1, self.loc(node), f'the cost subtracted here is computed from the trading of {", ".join(sorted(charged & (pnl.legs | set().union(*(anc(l) for l in pnl.legs)))) or sorted(charged))} '
+                  f'only: {", ".join(free)} also trade in this P&L and pay nothing')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
+from .critic_flow import trace
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -71,14 +72,16 @@ def _digest(x, before):
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #5c5f2fb1
 class _State:
+    "What one run records: its mode, the reported series (`stds`), the column reads and writes (`events`), the cell running."
     def __init__(self, spec, mode):
         self.spec, self.mode = spec, mode
         self.stds, self.events, self.seq = [], [], 0
         self.cell = None
         self.rng = np.random.default_rng(20261130)
 
-_S = None
+_S = None  # the state of the run in progress (None outside a run: the probes then do nothing)
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #a41c0e7b
 def _perturb_frame(df):
     "Multiply float values dated on or after the cut by noise (look-ahead runs only)."
     cut = _S.mode.get('perturb_after')
@@ -100,65 +103,76 @@ def _perturb_frame(df):
             df.iloc[:, j] = col
     return df
 
-_INSTALLED = []
+# %% ../../nbs/14a_critic_dynamic.ipynb #f2b7d4e1
+def _perturb_read(r):
+    "A frame a pandas reader returned, with noise on the float values dated on or after the cut (look-ahead runs only)."
+    if _S is None or not _S.mode.get('perturb_after') or not isinstance(r, pd.DataFrame): return r
+    if isinstance(r.index, pd.DatetimeIndex): return _perturb_frame(r)
+    for c in r.columns:  # dates in a column: perturb by that column
+        if pd.api.types.is_datetime64_any_dtype(r[c].dtype):
+            m = (r[c] >= pd.Timestamp(_S.mode['perturb_after'])).to_numpy()
+            r2 = r.copy()
+            for cc in r.columns:
+                if getattr(r[cc].dtype, 'kind', '') == 'f':
+                    v = r2[cc].to_numpy(copy=True); v[m] = v[m] * (1 + 0.1 * _S.rng.standard_normal(int(m.sum()))); r2[cc] = v
+            return r2
+    return r
 
-def _install():
-    "Wrap pandas readers and constructors (perturbation), `std` (reported series) and column access (feature tracing)."
-    if _INSTALLED: return
-    _INSTALLED.append(True)
-    orig = {}
-    def wrap_reader(name):
-        f = getattr(pd, name); orig[name] = f
-        def g(*a, **k):
-            r = f(*a, **k)
-            if _S is not None and _S.mode.get('perturb_after') and isinstance(r, pd.DataFrame):
-                r2 = r
-                if not isinstance(r.index, pd.DatetimeIndex):  # dates in a column: perturb by that column
-                    for c in r.columns:
-                        if pd.api.types.is_datetime64_any_dtype(r[c].dtype):
-                            m = (r[c] >= pd.Timestamp(_S.mode['perturb_after'])).to_numpy()
-                            r2 = r.copy()
-                            for cc in r.columns:
-                                if getattr(r[cc].dtype, 'kind', '') == 'f':
-                                    v = r2[cc].to_numpy(copy=True); v[m] = v[m] * (1 + 0.1 * _S.rng.standard_normal(int(m.sum()))); r2[cc] = v
-                            return r2
-                    return r
-                return _perturb_frame(r)
-            return r
-        setattr(pd, name, g)
-    for n in ('read_csv', 'read_parquet', 'read_excel', 'read_pickle', 'read_feather', 'read_table'):
-        if hasattr(pd, n): wrap_reader(n)
-    # constructors with dated index from raw data (synthetic data built inside the notebook)
-    for cls in (pd.DataFrame, pd.Series):
-        init = cls.__init__
-        def make(init):
-            def __init__(self, data=None, index=None, *a, **k):
-                if (_S is not None and _S.mode.get('perturb_after') and isinstance(data, np.ndarray) and data.dtype.kind == 'f'
-                        and data.ndim in (1, 2) and isinstance(index, pd.DatetimeIndex) and len(index) == data.shape[0]
-                        and _where()[0] is not None):
-                    m = np.asarray(index >= pd.Timestamp(_S.mode['perturb_after']))
-                    if m.any():
-                        data = data.copy()
-                        noise = 1 + 0.1 * _S.rng.standard_normal((int(m.sum()),) + data.shape[1:])
-                        data[m] = data[m] * noise
-                init(self, data, index, *a, **k)
-            return __init__
-        cls.__init__ = make(init)
-    # std calls from user code: the reported series
-    for cls in (pd.Series, pd.DataFrame):
-        std = cls.std
-        def make_std(std):
-            def f(self, *a, **k):
-                r = std(self, *a, **k)
-                try:
-                    cell, line = _where()
-                    if _S is not None and cell is not None and _dated(self) and len(self) >= 20:
-                        _record_std(self, cell, line)
-                except Exception: pass
-                return r
-            return f
-        cls.std = make_std(std)
-    # feature tracing: reads of columns by attribute or item, writes by assign
+# %% ../../nbs/14a_critic_dynamic.ipynb #6d3a8f05
+def _perturb_array(data, index):
+    "`data` (a float array about to become a frame on the date index `index`) with noise on the rows from the cut."
+    if (_S is None or not _S.mode.get('perturb_after') or not isinstance(data, np.ndarray) or data.dtype.kind != 'f'
+            or data.ndim not in (1, 2) or not isinstance(index, pd.DatetimeIndex) or len(index) != data.shape[0]): return data
+    m = np.asarray(index >= pd.Timestamp(_S.mode['perturb_after']))
+    if not m.any(): return data
+    data = data.copy()
+    data[m] = data[m] * (1 + 0.1 * _S.rng.standard_normal((int(m.sum()),) + data.shape[1:]))
+    return data
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #7a1d5b3c
+def _record_std(x, cell, line):
+    "Record `x` as a reported series: its dates, and the mean and standard deviation of its numbers."
+    if isinstance(x, pd.DataFrame):
+        num = x.select_dtypes('number')
+        if num.shape[1] == 0: return
+        ok = np.isfinite(num.to_numpy(dtype=float)).any(axis=1)
+        vals = None
+    else:
+        if x.dtype.kind not in 'fiu': return
+        v = x.to_numpy(dtype=float); ok = np.isfinite(v); vals = v[ok]
+    d = x.index[ok]
+    if len(d) < 20: return
+    rec = dict(cell=_S.cell, line=line if cell == _S.cell else None, n=int(len(d)), first=str(d[0].date()), last=str(d[-1].date()),
+               days=_days(d) if len(d) < 20000 else None, frame=isinstance(x, pd.DataFrame))
+    if vals is not None and len(vals) > 2 and np.std(vals) > 0:
+        rec['mean'], rec['sd'] = float(np.mean(vals)), float(np.std(vals, ddof=1))
+        rec['vals'] = vals.tolist() if _S.mode.get('keep_values') and len(vals) < 20000 else None
+    _S.stds.append(rec)
+
+def _in_summary() -> bool:
+    "Whether the std being taken is part of `describe()` (a printed summary of anything, not a reported series)."
+    f = sys._getframe(2)
+    while f is not None and not f.f_code.co_filename.startswith(_CELLF):
+        if f.f_code.co_name == 'describe': return True
+        f = f.f_back
+    return False
+
+def _probe_std(std):
+    "`std` wrapped: a call along time from notebook code on a dated object of 20 rows or more is recorded."
+    def f(self, *a, **k):
+        r = std(self, *a, **k)
+        try:
+            ax = k.get('axis', a[0] if a else 0)
+            cell, line = _where()
+            if _S is not None and cell is not None and ax in (0, 'index', None) and _dated(self) and len(self) >= 20 and not _in_summary():
+                _record_std(self, cell, line)
+        except Exception: pass
+        return r
+    return f
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #d9c5e1a4
+def _probe_columns():
+    "Column reads (`df[k]`, `df.k`) and `DataFrame.assign` writes, for the feature-name trace."
     ga = pd.DataFrame.__getattr__
     def __getattr__(self, name):
         if _S is not None and not name.startswith('_'): _read(name)
@@ -181,27 +195,30 @@ def _install():
                 if cell is not None: _write(k, k in self.columns, cell, line)
         return asg(self, **kw)
     pd.DataFrame.assign = assign
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #1b8f3e7d
+_INSTALLED = []
+
+def _install():
+    "Wrap pandas readers and constructors (perturbation), `std` (reported series) and column access (feature tracing)."
+    if _INSTALLED: return
+    _INSTALLED.append(True)
+    def reader(f):
+        return lambda *a, **k: _perturb_read(f(*a, **k))
+    for n in ('read_csv', 'read_parquet', 'read_excel', 'read_pickle', 'read_feather', 'read_table'):
+        if hasattr(pd, n): setattr(pd, n, reader(getattr(pd, n)))
+    def constructor(init):
+        def __init__(self, data=None, index=None, *a, **k):
+            if _S is not None and _S.mode.get('perturb_after') and _where()[0] is not None: data = _perturb_array(data, index)
+            init(self, data, index, *a, **k)
+        return __init__
+    for cls in (pd.DataFrame, pd.Series):
+        cls.__init__ = constructor(cls.__init__)
+        cls.std = _probe_std(cls.std)
+    _probe_columns()
     try:
         import matplotlib; matplotlib.use('Agg')
     except Exception: pass
-
-def _record_std(x, cell, line):
-    if isinstance(x, pd.DataFrame):
-        num = x.select_dtypes('number')
-        if num.shape[1] == 0: return
-        ok = np.isfinite(num.to_numpy(dtype=float)).any(axis=1)
-        vals = None
-    else:
-        if x.dtype.kind not in 'fiu': return
-        v = x.to_numpy(dtype=float); ok = np.isfinite(v); vals = v[ok]
-    d = x.index[ok]
-    if len(d) < 20: return
-    rec = dict(cell=_S.cell, line=line if cell == _S.cell else None, n=int(len(d)), first=str(d[0].date()), last=str(d[-1].date()),
-               days=_days(d) if len(d) < 20000 else None, frame=isinstance(x, pd.DataFrame))
-    if vals is not None and len(vals) > 2 and np.std(vals) > 0:
-        rec['mean'], rec['sd'] = float(np.mean(vals)), float(np.std(vals, ddof=1))
-        rec['vals'] = vals.tolist() if _S.mode.get('keep_values') and len(vals) < 20000 else None
-    _S.stds.append(rec)
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #b81f3cb2
 def _read(key):
@@ -261,6 +278,16 @@ def _transform(src):
     except Exception: return src
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #f6c673e4
+def _live(x):
+    "[first day, first day holding a non-zero number] of a dated series or frame: where its P&L (or position) starts."
+    try:
+        v = x.select_dtypes('number') if isinstance(x, pd.DataFrame) else x
+        if isinstance(v, pd.Series) and v.dtype.kind not in 'fiu' or v.shape[-1] == 0: return None
+        a = v.to_numpy(dtype=float); ok = np.isfinite(a) & (a != 0)
+        if a.ndim == 2: ok = ok.any(axis=1)
+        return [_days(x.index[:1])[0], _days(x.index[ok][:1])[0]] if ok.any() else None
+    except Exception: return None
+
 def run(spec, mode):
     "Execute the notebook's code cells in a fresh namespace under `mode`; returns what was observed."
     global _S
@@ -292,12 +319,17 @@ def run(spec, mode):
         except BaseException as e:
             out['error'] = f'cell {i}: {type(e).__name__}: {str(e)[:300]}'
             break
-        finally:
-            try:
-                import matplotlib.pyplot as plt; plt.close('all')
-            except Exception: pass
+        finally:  # close the cell's figures; pyplot is not imported for a notebook that never drew (5 s saved per notebook)
+            plt = sys.modules.get('matplotlib.pyplot')
+            if plt is not None:
+                try: plt.close('all')
+                except Exception: pass
         for ci, name, k in mode.get('scale', []):
-            if ci == i and name in ns: ns[name] = _scale(ns[name], k)
+            if ci != i: continue
+            if name in ns: ns[name] = _scale(ns[name], k)
+            elif '[' in name:  # an entry of a settings dict
+                b, key = name.split('[', 1); key = ast.literal_eval(key[:-1])
+                if isinstance(ns.get(b), dict) and key in ns[b]: ns[b] = {**ns[b], key: _scale(ns[b][key], k)}
         changed = {k: v for k, v in ns.items() if not k.startswith('_') and before.get(k) != id(v)}
         if last is not None: changed['_out'] = ns.get('_')
         dig = {k: _digest(v, cut) for k, v in changed.items() if _dated(v)}
@@ -308,6 +340,7 @@ def run(spec, mode):
     out['final'] = {k: v for k, v in out['final'].items() if v is not None}
     out['calendars'] = {k: _days(v.index[(v.index >= pd.Timestamp(spec['start']) - pd.Timedelta(days=400))])
                         for k, v in ns.items() if not k.startswith('_') and _dated(v) and len(v) < 40000}
+    out['live'] = {k: _live(v) for k, v in ns.items() if not k.startswith('_') and _dated(v) and len(v) < 40000}
     out['stds'] = _S.stds
     out['events'] = _S.events
     out['seconds'] = round(time.perf_counter() - t0, 3)
@@ -389,7 +422,7 @@ def harness_main(spec:dict) -> dict:
         if name == 'base': base_ns = ns
         if name == 'nocost' and not out.get('error') and base_ns is not None:
             out['fit'] = _cost_fit(results['base'], out, base_ns, mode.get('scale', []), SimpleNamespace(oos_start=spec['oos_start']))
-        if name != 'base': out.pop('events', None); out.pop('calendars', None)
+        if name != 'base': out.pop('events', None); out.pop('calendars', None); out.pop('live', None)
         results[name] = out
         if name == 'base' and out.get('error'): break
     for out in results.values():
@@ -428,6 +461,14 @@ def _num(node):
         if a is not None and b is not None and b != 0: return a / b if isinstance(node.op, ast.Div) else a * b
     return None
 
+def _numeric(v) -> bool:
+    "A number, or a literal table of numbers (`{...}`, `pd.Series({...})`, `np.array([...])`): what a cost input is."
+    if _num(v) is not None: return True
+    if isinstance(v, ast.Dict): return bool(v.values) and all(_num(e) is not None for e in v.values)
+    if isinstance(v, (ast.List, ast.Tuple)): return bool(v.elts) and all(_num(e) is not None for e in v.elts)
+    if isinstance(v, ast.Call) and len(v.args) == 1: return _numeric(v.args[0])
+    return False
+
 def find_knobs(cells:list) -> dict:
     "Top-level constants: cost inputs (by name), numeric knobs and numeric grids, each as (cell, name, value, line)."
     cost, scalar, grid = [], [], []
@@ -445,7 +486,12 @@ def find_knobs(cells:list) -> dict:
             line = lines[st.lineno - 1] if st.lineno - 1 < len(lines) else ''
             for name, v in pairs:
                 w = _words(name)
-                if w & _COST_WORDS: cost.append((i, name, None, line)); continue
+                if isinstance(v, ast.Dict):  # a settings dict: its numeric cost entries are cost inputs (`cfg = {"tc_bp": 15.0}`)
+                    cost += [(i, f'{name}[{k.value!r}]', None, line) for k, e in zip(v.keys, v.values) if isinstance(k, ast.Constant)
+                             and isinstance(k.value, str) and _words(k.value) & _COST_WORDS and _num(e) is not None]
+                if w & _COST_WORDS:
+                    if _numeric(v): cost.append((i, name, None, line))  # a cost input is a number or a table of numbers
+                    continue
                 if w & _SKIP_WORDS: continue
                 x = _num(v)
                 if x is not None:
@@ -470,8 +516,8 @@ def cut_date(sample) -> pd.Timestamp:
     if p <= o + pd.Timedelta(days=30) or p >= e: p = pd.Timestamp(mid.year, mid.month, 1)
     return p
 
-def plan(cells, sample, checks=CHECKS, max_param_runs:int=6) -> list:
-    "The runs: (name, mode) pairs, the base run first."
+def plan(cells, sample, checks=CHECKS, max_param_runs:int=6, neighbours:bool=False) -> list:
+    "The runs: (name, mode) pairs, the base run first; the neighbours of scalar knobs only when `neighbours`."
     cut = cut_date(sample)
     cmp = str((cut - pd.Timedelta(days=7)).date())
     knobs = find_knobs(cells)
@@ -484,7 +530,7 @@ def plan(cells, sample, checks=CHECKS, max_param_runs:int=6) -> list:
         for c, name, x, _ in knobs['grid'][:1]:
             for v in x:
                 if n < max_param_runs: modes.append((f'param:{name}:{v}', dict(knobs=[(c, name, [v])], compare_before=cmp))); n += 1
-        for c, name, x, _ in knobs['scalar']:
+        for c, name, x, _ in (knobs['scalar'] if neighbours else []):
             for v in _neighbours(x):
                 if n < max_param_runs: modes.append((f'param:{name}:{v}', dict(knobs=[(c, name, v)], compare_before=cmp))); n += 1
     return modes
@@ -582,18 +628,23 @@ def _ppy(days):
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     return 252 if step <= 4 else 52 if step <= 10 else 12 if step <= 45 else 4
 
-def sample_findings(res, cells, sample) -> list:
-    "Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends."
+def sample_findings(res, cells, sample, warm_days:int=0) -> list:
+    """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
+    A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift."""
     base = res['base']; out, seen = [], set()
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
+    part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
     for rec in base.get('stds', []):
         if not rec.get('days'): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
         tol = max(10, 1.6 * step)
+        warm = warm_days * (step if step > 5 else 1) + tol  # lookbacks count rows: monthly rows are a month each
         first, last = days[0], days[-1]
-        if first < day(s0) - tol or last > day(s1) + tol or last < day(s0) or first > day(s1): continue  # not a series of the sample
+        at_split = min(abs(last - day(s1)), abs(last - day(o))) <= tol  # it ends where a period of the sample ends
+        if (first < day(s0) - tol and not at_split) or last < day(s0) or first > day(s1): continue  # raw data reaching further back
+        if last - first < 0.5 * part: continue  # a piece of the sample (a year, a regime bucket), not the reported period
         miss, exp, run, mdays = _holes(days, base.get('calendars', {}))
         if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and ('regime_cherry_picking', rec['cell']) not in seen:
             seen.add(('regime_cherry_picking', rec['cell']))
@@ -601,8 +652,10 @@ def sample_findings(res, cells, sample) -> list:
             out.append(Finding(defect_class='regime_cherry_picking', severity=2, cell=cell, quote=_line(cells, cell, name=name),
                                message=f'a reported return series ({name or "std in cell %d" % rec["cell"]}) misses {miss} of its '
                                        f'{exp} dates between {rec["first"]} and {rec["last"]}: a stretch of the sample was dropped'))
-        ok_first = min(abs(first - day(s0)), abs(first - day(o))) <= tol
-        ok_last = min(abs(last - day(s1)), abs(last - day(o))) <= tol
+        # a series that starts where some P&L or position made from the sample start first holds a non-zero value starts at its warm-up's end
+        live = any(v and v[0] <= day(s0) + tol and abs(v[1] - first) <= tol for v in (base.get('live') or {}).values())
+        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= warm or (first > day(s0) and live)
+        ok_last = at_split
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
             seen.add(('sample_boundary_drift', rec['cell']))
             cell, name = _origin(base, rec, end='first' if not ok_first else 'last')
@@ -656,8 +709,8 @@ def parameter_findings(res, cells, sample, knobs) -> list:
                 out.append(Finding(defect_class='unstable_parameter', severity=2, cell=c, quote=l,
                                    message=f'the headline IR {ir0:.2f} is the best over {knob}={x}; with each value fixed the IRs are '
                                            f'{", ".join(f"{v:.2f}" for v in irs)} (median {np.median(irs):.2f})'))
-        elif len(rel) >= 2 and max(rel) <= 0.5:
-            out.append(Finding(defect_class='unstable_parameter', severity=2, cell=c, quote=l,
+        elif len(rel) >= 2 and max(rel) <= 0.5:  # fragile, but a fragile strategy is not a tuned one: a note, not a defect
+            out.append(Finding(defect_class='unstable_parameter', severity=3, cell=c, quote=l,
                                message=f'the headline IR {ir0:.2f} at {knob}={x} falls to {", ".join(f"{v:.2f}" for v in irs)} at '
                                        f'its neighbours {_neighbours(x)}: it rests on one value'))
     return out
@@ -670,7 +723,8 @@ def cost_findings(res, cells, knobs, r2_min=0.5) -> list:
     fit = r['fit']
     c0, name, _, dl = knobs['cost'][0]
     names = [n for _, n, _, _ in knobs['cost']]
-    arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{re.escape(n)}\b|(?<![\w.]){re.escape(n)}\s*[*/+\-]')
+    ref = lambda n: re.escape(n) if '[' not in n else re.escape(n.split('[')[0]) + r'\[\s*["\']' + re.escape(ast.literal_eval(n.split('[', 1)[1][:-1])) + r'["\']\s*\]'
+    arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{ref(n)}(?!\w)|(?<![\w.]){ref(n)}\s*[*/+\-]')
     charged = lambda src, n: any(arith(n).search(l) for l in src.splitlines() if 'print(' not in l and not l.lstrip().startswith('#'))
     uses = [(i, n) for i, src in sorted(cells.items()) for n in names if i >= c0 and charged(src, n)]
     use = uses[-1] if uses else (c0, name)
@@ -682,8 +736,8 @@ def cost_findings(res, cells, knobs, r2_min=0.5) -> list:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged ignores the trading in {", ".join(fit["ignored"][:5])}: per asset, the cost paid '
                                 f'follows the turnover of {fit.get("frame")} except there')]
-    if fit.get('frame') is not None and fit.get('r2', 0) < r2_min:
-        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+    if fit.get('frame') is not None and fit.get('r2', 0) < r2_min:  # a note: positions kept inside functions or objects are not observable
+        return [Finding(defect_class='cost_omission', severity=3, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the change in positions: the best fit of the cost paid on the '
                                 f'turnover of any dated frame has R^2 {fit.get("r2", 0):.2f} (frame {fit.get("frame")})')]
     return []
@@ -708,6 +762,11 @@ def collision_findings(res, cells) -> list:
     return out
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1adceabc
+def _warmup(cells:dict, sample) -> int:
+    "Calendar days of warm-up the static analyser sees in the code (longest lookback, walk-forward start; 0 if it cannot read it)."
+    try: return trace(*cells.values()).warmup_days(pd.Timestamp(sample.start).date())
+    except Exception: return 0
+
 def _sample(hypothesis) -> Sample:
     if isinstance(hypothesis, Hypothesis): return hypothesis.sample
     if isinstance(hypothesis, Sample): return hypothesis
@@ -720,6 +779,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
                    timeout:float=600., # wall-time limit of the whole sandboxed run, in seconds
                    isolation:str|None=None, # 'auto', 'bwrap' or 'none' (see `run_notebook`)
                    return_info:bool=False, # also return the runs, seconds and isolation
+                   neighbours:bool=False, # also re-run each scalar knob at its neighbours (findings of severity 3 only)
                   ) -> list:
     "Findings from re-executing `notebook` under controlled perturbations; raises `RuntimeError` if it cannot run."
     unknown = set(checks) - set(CHECKS)
@@ -727,7 +787,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
     nb = nbformat.read(notebook, as_version=4)
     sample = _sample(hypothesis)
     cl = code_cells(nb); cells = dict(cl)
-    modes = plan(cl, sample, checks)
+    modes = plan(cl, sample, checks, neighbours=neighbours)
     knobs = find_knobs(cl)
     res, wall, iso = execute(notebook, cl, sample, modes, timeout=timeout, isolation=isolation)
     if res['base'].get('error'): raise RuntimeError(f"the notebook does not run: {res['base']['error']}")
@@ -736,7 +796,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
     f = []
     if not res['base'].get('error'):
         if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample))
-        if 'sample' in checks: f += sample_findings(res, cells, sample)
+        if 'sample' in checks: f += sample_findings(res, cells, sample, warm_days=_warmup(cells, sample))
         if 'costs' in checks and knobs['cost']: f += cost_findings(res, cells, knobs)
         if 'parameters' in checks: f += parameter_findings(res, cells, sample, knobs)
         if 'feature_names' in checks: f += collision_findings(res, cells)

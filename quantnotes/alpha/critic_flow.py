@@ -47,6 +47,8 @@ class Info:
     func: Any = None  # a user-defined function (FunctionDef, def cell)
     win: Optional[tuple] = None  # rolling/expanding/ewm/groupby window object
     names: frozenset = frozenset()  # variables it was computed from
+    legs: frozenset = frozenset()  # position variables multiplied by returns in the P&L it was made from
+    colinfo: Optional[dict] = None  # {column: Info} of a frame built from a dict or written column by column
     tslice: bool = False  # rows up to a loop's time index (`x[t-k:t]` inside `for t in range(...)`): a window, not the whole sample
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -67,7 +69,7 @@ def merge(*infos:Info) -> Info:
                 cost=any(i.cost for i in xs), turnover=any(i.turnover for i in xs), stat=any(i.stat for i in xs),
                 period=next((i.period for i in xs if i.period), None), leak=leak, lagged=any(i.lagged for i in xs),
                 mix=next((i.mix for i in xs if i.mix), None), filt=next((i.filt for i in xs if i.filt), None),
-                np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)))
+                np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)))
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -146,6 +148,9 @@ class Analyser:
         self.sinks: list[tuple] = []  # (loc, period, net)
         self.products: list[tuple] = []  # locs of position x return
         self.breakdowns: list[tuple] = []  # (loc, names) a P&L broken down by a regime variable
+        self.lookback = 0  # the longest window, lag or loop start (rows) seen: the warm-up a sample may lose at its start
+        self.windows: list[int] = []  # every window, lag and loop start (rows)
+        self.loop_years: list[int] = []  # first years of loops over calendar years (walk-forward fits)
         self.cost_zero, self.cost_nonzero = [], []
         self.stat_fns: set = set()
         self.top_stmt = None
@@ -162,8 +167,16 @@ class Analyser:
     def cost_checks(self): "Whole-notebook cost checks, run by `finish` (costs rule)."
     def check_date_assign(self, role, value, loc, name): "A sample date assigned to a name or key with a date role (sample rule)."
     def applied_filter(self, filt, sink=False): "A date, row or regime filter reached the data, positions or P&L (sample rule)."
+    def note_window(self, k:int):
+        "A window, lag or loop start of `k` rows: the warm-up is taken as the two longest chained (a rolling fit, then a rolling average of it)."
+        if k > 0: self.windows.append(k); self.lookback = sum(sorted(self.windows)[-2:])
+    def warmup_days(self, start:date) -> int:
+        "Calendar days a sample may lose at its start to warm-up: the longest lookback (business rows) or a walk-forward's first year."
+        yrs = [(date(y, 1, 1) - start).days for y in self.loop_years if date(y, 1, 1) > start]
+        return int(max([1.5 * self.lookback] + yrs))
     def output_checks(self): "Sample dates printed in the outputs (sample rule)."
     def selection(self, n, vals): "The best of several values is picked (parameter rule)."
+    def leg_costs(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: does it charge every leg?)."
     def collision(self, n, a, b, on, how): "Two frames are joined or merged (feature-name rule)."
     def concat_collision(self, loc, shared, keyed): "Frames concatenated side by side share the columns `shared` (feature-name rule)."
     def column_write(self, name, col, s, loc): "Statement `s` writes column `col` of frame `name` (feature-name rule)."
@@ -286,6 +299,7 @@ def ev_Dict(self:Analyser, n):
     if all(isinstance(k, str) for k in keys):
         i.cols = frozenset(keys)
         i.items = vals
+        i.colinfo = dict(zip(keys, vals))
         if all(v.const is not None for v in vals): i.const = dict(zip(keys, (v.const for v in vals)))
         for k, v, vn in zip(keys, vals, n.values):
             role = date_role(k)
@@ -317,7 +331,11 @@ def ev_Starred(self:Analyser, n):
 def time_var(self:Analyser, it_node, target) -> set:
     "Names a `range(...)` loop binds: the loop index is a time index for slices inside the loop."
     if (isinstance(it_node, ast.Call) and isinstance(it_node.func, ast.Name) and it_node.func.id == 'range'
-            and isinstance(target, ast.Name)): return {target.id}
+            and isinstance(target, ast.Name)):
+        k = self.const_of(it_node.args[0]) if len(it_node.args) > 1 else None
+        if isinstance(k, int) and not 1900 < k < 2100: self.note_window(k)  # a row, not a year
+        elif isinstance(k, int): self.loop_years.append(k)  # a walk-forward over years: its first year ends the warm-up
+        return {target.id}
     return set()
 
 # %% ../../nbs/14_critic.ipynb #7241951e
@@ -363,7 +381,9 @@ def ev_Attribute(self:Analyser, n):
     "`x.attr`: accessors are transparent, `.index` is a date index, `.values` numpy, `df.col` a known column."
     if n.attr in ('loc', 'iloc', 'at', 'iat', 'str', 'dt', 'cat'): return self.ev(n.value)
     base = self.ev(n.value)
-    if n.attr == 'index': return replace(base, index='index', ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None)
+    if n.attr == 'index':  # the dates themselves: known on their own row, whatever the values saw
+        return replace(base, index='index', ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None,
+                       lead=None if base.lead is None else 0., leak=None, mix=None, colinfo=None)
     if n.attr in ('year', 'month', 'date', 'dayofweek', 'weekday') and base.index: return replace(base, index=n.attr)
     if n.attr in ('values',): return replace(base, np=True, pending=None)
     if n.attr == 'T': return base
@@ -371,6 +391,9 @@ def ev_Attribute(self:Analyser, n):
     if n.attr in ('shape', 'size', 'ndim', 'dtypes', 'name'): return Info()
     # df.col
     if isinstance(n.value, ast.Name) and (n.value.id, n.attr) in self.cols: return self.cols[(n.value.id, n.attr)]
+    if base.colinfo and n.attr in base.colinfo:
+        c = base.colinfo[n.attr]
+        return replace(c, pending=None, colinfo=None, period=base.period or c.period, filt=base.filt or c.filt, win=base.win)
     return replace(base, pending=None, const=None, items=None)
 
 # %% ../../nbs/14_critic.ipynb #9fe2d5ee
@@ -452,7 +475,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
             return Info(const=f(a.const, b.const) if f else None, cost=a.cost or b.cost)
         except Exception: return Info(cost=a.cost or b.cost)
     if op in ('Mult', 'MatMult') and a.lead is not None and b.lead is not None:
-        pr = self.product(node, a, b)
+        pr = self.product(node, a, b, na, nb)
         if pr is not None: return pr
     i = merge(a, b)
     if i.mix is None and a.lead is not None and b.lead is not None and not (a.ret or b.ret or a.pnl or b.pnl):
@@ -462,7 +485,9 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     elif op in ('Mult', 'Div', 'Pow') and i.ret and not (a.ret and b.ret): i.ret = False if (a.lead is not None and b.lead is not None) else i.ret
     if op == 'Div' and na is not None and nb is not None and self._is_simple_return(na, nb): i.ret = True; i.mix = a.mix; i.lagged = a.lagged
     if i.ret: i.mix = None
-    if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl: i.net = True; i.cost = False; self.any_net = True
+    if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl:
+        i.net = True; i.cost = False; self.any_net = True
+        self.leg_costs(node, a, b)
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \
             and ast.dump(nb.func.value) == ast.dump(na) and not a.ret and not self._is_price(a): i.turnover = True
     if op in ('Mult', 'Div') and (a.turnover or b.turnover) and (a.cost or b.cost): i.cost = True
@@ -473,6 +498,11 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     return i
 
 # %% ../../nbs/14_critic.ipynb #c879837c
+@patch
+def _position_like(self:Analyser, i) -> bool:
+    "A bound value that can be a position: dated, not a return, P&L, cost, statistic or date index."
+    return i is not None and i.lead is not None and not (i.ret or i.pnl or i.cost or i.turnover or i.stat or i.index or i.func is not None)
+
 @patch
 def _same_base(self:Analyser, x, y) -> bool:
     "`x` and `y` are the same series, one of them shifted (a k-period change, not a mix of two inputs)."
@@ -491,7 +521,7 @@ def _is_simple_return(self:Analyser, num, den) -> bool:
 
 # %% ../../nbs/14_critic.ipynb #bd7591e6
 @patch
-def product(self:Analyser, node, a, b) -> Info|None:
+def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
     "A position times a return: the position must be known one period before the return is earned."
     if a.ret == b.ret or a.pnl or b.pnl: return None
     pos, r = (a, b) if b.ret else (b, a)
@@ -499,14 +529,16 @@ def product(self:Analyser, node, a, b) -> Info|None:
     loc = self.loc(node)
     self.products.append(loc)
     self.check_lag(loc, pos, r)
+    pn = (na if pos is a else nb) if na is not None else None
+    legs = frozenset(x.id for x in ast.walk(pn) if isinstance(x, ast.Name) and self._position_like(self.env.get(x.id))) if pn is not None else frozenset()
     out = Info(lead=r.lead, pnl=True, period=pos.period or r.period, filt=pos.filt or r.filt, np=pos.np or r.np,
-               names=pos.names | r.names)
+               names=pos.names | r.names, legs=legs)
     if pos.filt or r.filt: self.applied_filter(pos.filt or r.filt)
     return out
 
 # %% ../../nbs/14_critic.ipynb #a8d04548
 @patch
-def ev_Subscript(self:Analyser, n):
+def _subscript(self:Analyser, n):
     "`x[key]`: slices, masks, columns and items."
     acc = n.value.attr if isinstance(n.value, ast.Attribute) and n.value.attr in ('loc', 'iloc', 'at', 'iat') else None
     base_node = n.value.value if acc else n.value
@@ -543,7 +575,7 @@ def ev_Subscript(self:Analyser, n):
     key = self.ev(sl)
     if key.mask is not None:
         out = replace(merge(base, replace(key, mask=None, lead=None if key.mask['kind'] == 'date' else key.lead)), cols=base.cols,
-                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat)
+                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo)
         out.pending = (loc, key.mask['kind'], key.mask)
         if key.mask['kind'] == 'date':
             eff = self.date_effect(key.mask)
@@ -555,6 +587,9 @@ def ev_Subscript(self:Analyser, n):
     if isinstance(k, str):
         if isinstance(base.const, dict) and k in base.const: return Info(const=base.const[k], cost=bool(_COST_N.search(k)) and base.lead is None)
         if isinstance(base_node, ast.Name) and (base_node.id, k) in self.cols: return replace(self.cols[(base_node.id, k)], pending=None)
+        if base.colinfo and k in base.colinfo:  # a column of a frame whose columns were seen being made: what it was made from
+            c = base.colinfo[k]
+            return replace(c, pending=None, colinfo=None, period=base.period or c.period, filt=base.filt or c.filt, win=base.win)
         per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) else None
         return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period)
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
@@ -563,6 +598,18 @@ def ev_Subscript(self:Analyser, n):
         try: return Info(const=base.const[k])
         except Exception: pass
     return replace(merge(base, replace(key, mask=None)) if key.lead is not None and base.lead is None else base, pending=None, const=None, items=None)
+
+# %% ../../nbs/14_critic.ipynb #3f8a5b62
+@patch
+def ev_Subscript(self:Analyser, n):
+    "`x[key]`: `_subscript`, then a selection of another frame's columns takes that frame's lead."
+    out = self._subscript(n)
+    acc = isinstance(n.value, ast.Attribute) and n.value.attr in ('loc', 'iloc')
+    key = n.slice.elts[1] if acc and isinstance(n.slice, ast.Tuple) and len(n.slice.elts) > 1 else None if acc else n.slice
+    if isinstance(key, ast.Attribute) and key.attr == 'columns' and out.lead is not None:
+        other = self.ev(key.value)
+        if other.lead is not None and other.lead < out.lead: out = replace(out, lead=other.lead, leak=other.leak, mix=other.mix)
+    return out
 
 # %% ../../nbs/14_critic.ipynb #f03872fd
 @patch
@@ -776,11 +823,14 @@ def assign(self:Analyser, t, v:Info, s):
         if isinstance(col, str):
             self.column_write(name, col, s, loc)
             self.cols[(name, col)] = replace(v, pending=None)
-            nb = replace(merge(base, v), cols=(base.cols or frozenset()) | {col}, items=None, const=None)
+            nb = replace(merge(base, v), cols=(base.cols or frozenset()) | {col}, items=None, const=None,
+                         colinfo={**(base.colinfo or {}), col: replace(v, pending=None, colinfo=None)})
             nb.ret, nb.pnl, nb.net = base.ret, base.pnl, base.net
             self.env[name] = nb
             return
-        self.env[name] = replace(merge(base, v), cols=base.cols, ret=base.ret, pnl=base.pnl)
+        # rows written into a container (`gross[1:] = w[:-1] * r[1:]`): it holds what was written
+        self.env[name] = replace(merge(base, v), cols=base.cols, ret=base.ret or (v.ret and not base.pnl), pnl=base.pnl or v.pnl,
+                                 net=base.net or v.net)
 
 # %% ../../nbs/14_critic.ipynb #0191e58a
 @patch
@@ -803,6 +853,7 @@ def ev_Call(self:Analyser, n):
     "A call: dispatch to numpy, pandas, a method, a user function or a builtin."
     f = n.func
     for k in n.keywords:
+        if k.arg == 'window' and isinstance(self.const_of(k.value), int): self.note_window(self.const_of(k.value))  # RollingOLS(..., window=252)
         if k.arg and _COST_N.search(k.arg) and self.depth == 0:
             c = self.const_of(k.value)
             if isinstance(c, (int, float)) and not isinstance(c, bool): (self.cost_zero if c == 0 else self.cost_nonzero).append(self.loc(k.value))
@@ -841,7 +892,12 @@ def call_name(self:Analyser, n, name):
     if name in ('max', 'min', 'sorted') and self.kw(n, 'key') is not None:
         vals = self.ev(self.kw(n, 'key'))
         it = self.ev(n.args[0]) if n.args else Info()
-        self.selection(n, merge(vals, it))
+        lam = vals.func[0] if vals.func is not None and isinstance(vals.func[0], ast.Lambda) else None
+        if lam is not None and len(lam.args.args) == 1:  # `key=lambda k: score[k]`: what the key scores each element by
+            saved = dict(self.env); self.env[lam.args.args[0].arg] = replace(it, items=None, const=None, pending=None)
+            try: vals = self.ev(lam.body)
+            finally: self.env = saved
+        self.selection(n, merge(vals, it) if lam is None else vals)
         return Info(const=None)
     if name in ('int', 'float', 'abs', 'round', 'str', 'bool'):
         xs = [self.ev(a) for a in n.args]
@@ -916,7 +972,8 @@ def inline(self:Analyser, n, fn):
 @patch
 def sink(self:Analyser, n, x:Info):
     "A performance statistic computed on `x`."
-    self.sinks.append((self.loc(n), x.period, x.net, x.pnl, self.in_loop > 0))
+    net = x.net or any(c.net for c in (x.colinfo or {}).values())  # a whole frame that carries a net column
+    self.sinks.append((self.loc(n), x.period, net, x.pnl, self.in_loop > 0))
     if x.filt: self.applied_filter(x.filt, sink=True)
 
 # %% ../../nbs/14_critic.ipynb #e7e9e0b8
@@ -924,10 +981,27 @@ def sink(self:Analyser, n, x:Info):
 def call_method(self:Analyser, n, m, recv:Info, recv_node):
     "A method call `recv.m(...)`: the first handler that knows `m` says what it returns; any other method is generic."
     loc, arg0 = self.loc(n), (n.args[0] if n.args else None)
-    for h in (self._m_window, self._m_lag, self._m_future, self._m_arith, self._m_mask, self._m_frame, self._m_select):
+    for h in (self._m_model, self._m_window, self._m_lag, self._m_future, self._m_arith, self._m_mask, self._m_frame, self._m_select):
         out = h(n, m, recv, recv_node, loc, arg0)
         if out is not None: return out
     return self._m_generic(n, m, recv, recv_node, loc, arg0)
+
+# %% ../../nbs/14_critic.ipynb #9d2f6b31
+@patch
+def _m_model(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
+    "`fit` on rows cut at a date gives a model with no lead; `get_level_values` of a date index is a date index."
+    if m == 'get_level_values' and recv.index: return replace(recv, pending=None)
+    if m != 'fit': return None
+    self.args_info(n)
+    xs = [self.ev(a) for a in n.args]  # `model.fit(X, y)`: the data are the positional arguments
+    if not xs: xs = [self.ev(a) for a in recv_node.args] if isinstance(recv_node, ast.Call) else [recv]  # `sm.OLS(y, X).fit()`: the constructor's
+    def cut(x):  # the rows were selected before a date
+        f = x.pending or x.filt
+        upper = f is not None and f[1] == 'date' and any(op in ('Lt', 'LtE') for op, *_ in f[2].get('conds', [])) and not f[2].get('neg')
+        return x.period == 'is' or upper
+    timed = [x for x in xs if x.lead is not None]
+    if timed and all(cut(x) for x in timed): return Info()
+    return None
 
 # %% ../../nbs/14_critic.ipynb #7443eced
 @patch
@@ -952,6 +1026,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         c = self.kw(n, 'center')
         centred = c is not None and self.const_of(c) is True
         w = self.const_of(arg0) if arg0 is not None else self.const_of(self.kw(n, 'window'))
+        if isinstance(w, int) and not isinstance(w, bool): self.note_window(w)
         return replace(recv, win=(m, centred, w if isinstance(w, int) else None, loc), pending=None)
     if m == 'groupby':
         by = self.ev(arg0) if arg0 is not None else (self.ev(self.kw(n, 'by')) if self.kw(n, 'by') else None)
@@ -965,6 +1040,7 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         kn = arg0 if arg0 is not None else self.kw(n, 'periods')
         k = self.const_of(kn) if kn is not None else 1
         if not isinstance(k, (int, float)): k = 1
+        self.note_window(int(k))
         if recv.lead is None: return recv
         out = replace(recv, lead=recv.lead - k, pending=None, const=None)
         if k > 0: out.lagged = True
@@ -974,6 +1050,7 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     if m in ('pct_change', 'diff'):
         kn = arg0 if arg0 is not None else self.kw(n, 'periods')
         k = self.const_of(kn) if kn is not None else 1
+        if isinstance(k, int): self.note_window(k)
         out = replace(recv, ret=(k == 1) and not recv.pnl, pending=None, const=None, stat=False)
         if m == 'diff' and not recv.ret and not recv.pnl and k == 1: out.turnover = True
         if m == 'diff' and recv.ret: out.ret = False
@@ -1068,9 +1145,20 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         out = merge(recv, other)
         out.cols = (recv.cols | other.cols) if recv.cols is not None and other.cols is not None else None
         return out
-    if m == 'assign':
-        out = merge(recv, *(self.ev(k.value) for k in n.keywords))
+    if m == 'assign':  # each new column is evaluated on the frame as it stands (a lambda gets the frame)
+        cur, vals = recv, []
+        for k in n.keywords:
+            v = self.ev(k.value)
+            if v.func is not None and isinstance(v.func[0], ast.Lambda) and len(v.func[0].args.args) == 1:
+                saved, lam = dict(self.env), v.func[0]
+                self.env[lam.args.args[0].arg] = cur; self.depth += 1
+                try: v = self.ev(lam.body)
+                finally: self.depth -= 1; self.env = saved
+            vals.append(v)
+            if k.arg: cur = replace(cur, colinfo={**(cur.colinfo or {}), k.arg: replace(v, pending=None, colinfo=None)})
+        out = merge(recv, *vals)
         out.cols = (recv.cols or frozenset()) | {k.arg for k in n.keywords if k.arg}
+        out.colinfo, out.ret, out.pnl, out.net = cur.colinfo, recv.ret, recv.pnl, recv.net
         return out
     if m == 'append' and isinstance(recv_node, ast.Name):
         x = self.ev(arg0) if arg0 is not None else Info()
@@ -1239,6 +1327,7 @@ def call_pd(self:Analyser, n, f):
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
         out.np, out.pending, out.const, out.items = False, None, None, None
         out.ret, out.pnl, out.net, out.stat = data.ret, data.pnl, data.net, data.stat
+        out.colinfo = data.colinfo if f == 'DataFrame' else None
         return out
     if f.startswith('read_'):
         return Info(lead=0.)

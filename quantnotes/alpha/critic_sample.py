@@ -5,7 +5,7 @@
 # %% ../../nbs/14_critic_sample.ipynb #a3eaa43c
 from __future__ import annotations
 import re
-from datetime import date
+from datetime import date, timedelta
 from fastcore.basics import patch
 from .critic_flow import Analyser, Info, as_date
 
@@ -75,13 +75,19 @@ def applied_filter(self:Analyser, filt, sink=False):
 def output_checks(self:Analyser):
     "Sample dates printed in the outputs: a shown range that starts or ends months inside the hypothesis sample."
     if self.hyp is None or any(f['defect_class'] == 'sample_boundary_drift' and f['severity'] <= 2 for f in self.findings.values()): return
-    hs, he = self.hdate('start'), self.hdate('end')
+    hs, he, ho = self.hdate('start'), self.hdate('end'), self.hdate('oos')
+    near = lambda d, h: h is not None and abs((d - h).days) <= 7
+    warm = 120 + self.warmup_days(hs)  # a start later by the warm-up of the longest lookback is no drift
     for ci, (_, out) in enumerate(self.cells):
         for line in out.splitlines():
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
             ds = [d for d in ds if d]
             if len(ds) != 2 or (ds[1] - ds[0]).days < 365: continue
-            if (ds[0] - hs).days > 120:
+            if near(ds[0], ho): ds[0] = hs  # an out-of-sample range: only its end is compared
+            if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
+            if (ds[0] - hs).days > warm:
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample starting {ds[0]}, months after the hypothesis start {hs}', quote=line.strip())
+            if (ds[1] - he).days > 120:
+                self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample running to {ds[1]}, months past the hypothesis end {he}', quote=line.strip())
             if (he - ds[1]).days > 120:
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample ending {ds[1]}, months before the hypothesis end {he}', quote=line.strip())

@@ -121,6 +121,91 @@ def depleted_top(px:list, sz:list, used:dict, t:float, decay:float) -> tuple[int
         if avail > 0: return p, avail
     return px[-1], 0
 
+# %% ../../nbs/22_execution_env.ipynb #d3f5a9e1
+try: from numba import njit
+except ImportError:  # numba is optional: the same loops run as plain Python, only slower
+    def njit(*args, **kwargs): return lambda f: f
+
+@njit(cache=True)
+def _miss(F, j, t, decay):
+    "Shares still missing at price slot j at time t: the recorded amount, decayed; 0 if nothing was consumed there."
+    r = F[1, j]
+    if r != r: return 0.0
+    return F[0, j] * math.exp(-decay * (t - r)) if decay != 0.0 else F[0, j]
+
+@njit(cache=True)
+def _slots(P):
+    "Number each distinct value of P (0, 1, ... in increasing order); returns (numbers shaped like P, how many)."
+    f = P.ravel(); o = np.argsort(f)
+    out = np.empty(f.size, np.int64); j = -1; prev = 0
+    for r in range(f.size):
+        v = f[o[r]]
+        if r == 0 or v != prev:
+            j += 1; prev = v
+        out[o[r]] = j
+    return out.reshape(P.shape), j + 1
+
+@njit(cache=True)
+def _episode_arrays(own_px, own_sz, opp_px, opp_sz, idx, ts, s0, sigma, tick, med, sgn):
+    """The episode's rows for `_impact_step`. E (int64, (5, N+1, L)): our side's prices, sizes, price slots, and the
+    opposite top price and size (column 0). F (float64, 4 rows): missing shares and record time per slot (NaN: never),
+    the decision times, and (s0, sigma_step, tick, median spread, side sign)."""
+    n1, L = idx.size, own_px.shape[1]
+    E = np.zeros((5, n1, L), np.int64)
+    for r in range(n1):
+        e = idx[r]
+        for i in range(L):
+            E[0, r, i] = own_px[e, i]; E[1, r, i] = own_sz[e, i]
+        E[3, r, 0] = opp_px[e]; E[4, r, 0] = opp_sz[e]
+    slots, nu = _slots(E[0])
+    E[2] = slots
+    F = np.zeros((4, max(nu, n1, 5)))
+    F[1, :] = np.nan
+    F[2, :n1] = ts
+    F[3, 0] = s0; F[3, 1] = sigma; F[3, 2] = tick; F[3, 3] = med; F[3, 4] = sgn
+    return E, F
+
+@njit(cache=True)
+def _impact_step(E, F, obs, k, want, decay, any_before):
+    """`walk_book_depleted` on row k, then `depleted_top` on row k+1 and features 2-4 of obs row k+1 (as
+    `_deplete_features`), when anything was ever consumed. Returns (filled, notional, imbalance, features written)."""
+    L = E.shape[2]
+    t = F[2, k]
+    rem = want; notional = 0
+    for i in range(L):
+        if rem == 0: break
+        s = E[1, k, i]
+        if s <= 0: continue
+        j = E[2, k, i]
+        m = _miss(F, j, t, decay)
+        av = int(s - m)
+        if av <= 0: continue
+        tk = av if av < rem else rem
+        notional += tk * E[0, k, i]; rem -= tk
+        F[0, j] = m + tk; F[1, j] = t
+    filled = want - rem
+    if not any_before and filled == 0: return filled, notional, 0.0, False
+    k1 = k + 1; t1 = F[2, k1]
+    p = E[0, k1, L - 1]; sz = 0
+    for i in range(L):
+        s = E[1, k1, i]
+        if s <= 0: continue
+        av = int(s - _miss(F, E[2, k1, i], t1, decay))
+        if av > 0:
+            p = E[0, k1, i]; sz = av
+            break
+    op = E[3, k1, 0]; osz = E[4, k1, 0]
+    if F[3, 4] > 0:
+        bid = p; ask = op; bsz = sz; asz = osz
+    else:
+        bid = op; ask = p; bsz = osz; asz = sz
+    mid = (bid + ask) / (2 * PRICE_SCALE)
+    obs[k1, 2] = min(max((mid - F[3, 0]) / F[3, 1], -10.0), 10.0)
+    obs[k1, 3] = min(max((ask - bid) / PRICE_SCALE / F[3, 2] / F[3, 3], -10.0), 10.0)
+    imb = (bsz - asz) / (bsz + asz) if bsz + asz > 0 else 0.0
+    obs[k1, 4] = imb
+    return filled, notional, imb, True
+
 # %% ../../nbs/22_execution_env.ipynb #3c4a8fc2
 _ENV_ID = 'quantnotes/LobsterExecution-v0'
 
@@ -189,16 +274,75 @@ class LobsterExecutionEnv(gymnasium.Env):
         self._decay = math.log(2) / cfg.impact_half_life_s if cfg.impact == 'transient' else 0.0
         self._impact = cfg.impact != 'none'
         self._steps_k = np.arange(cfg.n_steps + 1)
+        # what reset and step would otherwise recompute: feature 0 of every row, feature 3 of every event, and each
+        # event's whole-side depth and notional (an order at least that large takes the side: no walk needed)
+        self._f0 = (cfg.n_steps - self._steps_k) / cfg.n_steps
+        self._f3 = np.clip(self._spread / self.spread_median_ticks, -10, 10)
+        P, S = self._own_px, self._own_sz
+        tot = S.sum(1)
+        self._tn_all = np.stack([tot, (P * S).sum(1)], 1)
+        # the fast paths use int64 sums: exact unless a level has a negative size or a notional could overflow
+        self._fast = bool((S >= 0).all()) and float(np.abs(P).max(initial=0)) * float(tot.max(initial=0)) < 2.0 ** 62
         d = 7 if cfg.leak_signal else 6
         self.observation_space = spaces.Box(-10.0, 10.0, (d,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-        self._k = None
+        self._k, self._rows, self._opp_rows = None, None, None
 
     def _rv_at(self, ts:np.ndarray) -> np.ndarray:
         "Realised volatility of the mid over (ts - window, ts], not normalised."
         t = self._time
         hi = np.searchsorted(t, ts, 'right'); lo = np.searchsorted(t, ts - self.config.rv_window_s, 'right')
         return np.sqrt(np.maximum(self._rv_cum[hi] - self._rv_cum[np.minimum(lo, hi)], 0.0))
+
+# %% ../../nbs/22_execution_env.ipynb #f1a3b5c7
+@patch(as_prop=True)
+def _px(self:LobsterExecutionEnv) -> list:
+    "Our side's level prices at each decision row, as lists; built on first use in an episode (often never)."
+    if self._rows is None: self._rows = (self._own_px[self._idx].tolist(), self._own_sz[self._idx].tolist())
+    return self._rows[0]
+
+@patch(as_prop=True)
+def _sz(self:LobsterExecutionEnv) -> list:
+    "Our side's level sizes at each decision row, as lists (see `_px`)."
+    if self._rows is None: self._rows = (self._own_px[self._idx].tolist(), self._own_sz[self._idx].tolist())
+    return self._rows[1]
+
+@patch(as_prop=True)
+def _opp(self:LobsterExecutionEnv) -> list:
+    "The opposite side's top (price, size) at each decision row (for `_deplete_features`); built on first use."
+    if self._opp_rows is None: self._opp_rows = list(zip(self._opp_px1[self._idx].tolist(), self._opp_sz1[self._idx].tolist()))
+    return self._opp_rows
+
+# %% ../../nbs/22_execution_env.ipynb #c9d1e3f5
+@njit(cache=True)
+def _clip10_scalar(x):
+    "Clip to [-10, 10], passing a NaN through (as `np.minimum(np.maximum(x, -10), 10)`)."
+    if x < -10.0: return -10.0
+    if x > 10.0: return 10.0
+    return x
+
+@njit(cache=True)
+def _episode_rows(time, mid, f0, f3, imb, rv_cum, t0, dt, sigma, rv_med, window, leak, obs):
+    """`reset`'s per-row work in one compiled pass, the same operations as its numpy form: fills `obs` (N+1 rows);
+    returns (decision times, snapshot rows, raw imbalances)."""
+    n1 = obs.shape[0]
+    ts = np.empty(n1)
+    for r in range(n1): ts[r] = t0 + r * dt
+    hi = np.searchsorted(time, ts, side='right')
+    lo = np.searchsorted(time, ts - window, side='right')
+    idx = hi - 1; im = np.empty(n1)
+    s0 = mid[idx[0]]
+    for r in range(n1):
+        i = idx[r]
+        obs[r, 0] = f0[r]; obs[r, 1] = 1.0
+        obs[r, 2] = _clip10_scalar((mid[i] - s0) / sigma)
+        obs[r, 3] = f3[i]
+        im[r] = imb[i]; obs[r, 4] = imb[i]
+        v = rv_cum[hi[r]] - rv_cum[min(lo[r], hi[r])]
+        if v < 0.0: v = 0.0
+        obs[r, 5] = _clip10_scalar(math.sqrt(v) / rv_med)
+        if leak: obs[r, 6] = _clip10_scalar((mid[idx[r + 1]] - mid[i]) / sigma) if r + 1 < n1 else 0.0
+    return ts, idx, im
 
 # %% ../../nbs/22_execution_env.ipynb #72a965ee
 @patch
@@ -214,24 +358,33 @@ def reset(self:LobsterExecutionEnv, *, seed:int|None=None, options:dict|None=Non
         if not (t_first <= t0 <= t_last):
             raise ValueError(f'start_time {t0} outside [{t_first:.3f}, {t_last:.3f}] (book start .. end minus horizon)')
     n, cfg = self.n_steps, self.config
-    ts = t0 + self._steps_k * self.dt
-    idx = np.searchsorted(self._time, ts, 'right') - 1
-    mids = self._mid[idx]; s0 = float(mids[0])
     obs = np.empty((n + 1, self.observation_space.shape[0]), np.float32)
-    obs[:, 0] = (n - self._steps_k) / n
-    obs[:, 1] = 1.0
-    obs[:, 2] = np.clip((mids - s0) / self.sigma_step, -10, 10)
-    obs[:, 3] = np.clip(self._spread[idx] / self.spread_median_ticks, -10, 10)
-    imb = self._imb[idx]
-    obs[:, 4] = imb
-    obs[:, 5] = np.clip(self._rv_at(ts) / self.rv_median, -10, 10)
-    if cfg.leak_signal:
-        obs[:-1, 6] = np.clip(np.diff(mids) / self.sigma_step, -10, 10); obs[-1, 6] = 0.0
+    if self._fast:  # one compiled pass over the N+1 rows
+        ts, idx, imb = _episode_rows(self._time, self._mid, self._f0, self._f3, self._imb, self._rv_cum, t0, self.dt,
+                                     self.sigma_step, self.rv_median, cfg.rv_window_s, cfg.leak_signal, obs)
+        s0 = float(self._mid[idx[0]])
+    else:  # the same in numpy, to read
+        ts = t0 + self._steps_k * self.dt
+        idx = np.searchsorted(self._time, ts, 'right') - 1
+        mids = self._mid[idx]; s0 = float(mids[0])
+        obs[:, 0] = (n - self._steps_k) / n
+        obs[:, 1] = 1.0
+        obs[:, 2] = np.clip((mids - s0) / self.sigma_step, -10, 10)
+        obs[:, 3] = np.clip(self._spread[idx] / self.spread_median_ticks, -10, 10)
+        imb = self._imb[idx]
+        obs[:, 4] = imb
+        obs[:, 5] = np.clip(self._rv_at(ts) / self.rv_median, -10, 10)
+        if cfg.leak_signal:
+            obs[:-1, 6] = np.clip(np.diff(mids) / self.sigma_step, -10, 10); obs[-1, 6] = 0.0
     self._obs, self._imb_ep, self._ts, self._idx = obs, imb.tolist(), ts.tolist(), idx
-    self._px, self._sz = self._own_px[idx].tolist(), self._own_sz[idx].tolist()
+    self._rows = self._opp_rows = None  # the episode's rows as lists, built only if needed (`_px`, `_sz`, `_opp`)
     if self._impact:
-        self._used = {}
-        self._opp = list(zip(self._opp_px1[idx].tolist(), self._opp_sz1[idx].tolist()))
+        self._used = {}  # the readable rules' state (`walk_book_depleted`): the limit-order env and the slow path use it
+        if self._fast:
+            self._E, self._F = _episode_arrays(self._own_px, self._own_sz, self._opp_px1, self._opp_sz1, idx, ts,
+                                               s0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn)
+            self._any = False  # has the episode consumed anything yet (then features 2-4 follow the depleted book)
+    elif self._fast: self._tn = self._tn_all[idx].tolist()  # [depth, notional] of our side at each decision
     self._k, self._q, self._t0, self._s0 = 0, self.parent_size, t0, s0
     self._bps = 1e4 / s0 * self._sgn  # slippage in bps = _bps * (s0 - price)
     self._is, self._notional, self._filled = 0.0, 0, 0
@@ -251,9 +404,16 @@ def step(self:LobsterExecutionEnv, action):
     elif a > 1.0: a = 1.0
     q, X, n = self._q, self.parent_size, self.n_steps
     want = q if k == n - 1 else int(a * q)
-    if want <= 0: filled = notional = 0
-    elif self._impact: filled, notional = walk_book_depleted(self._px[k], self._sz[k], want, self._used, self._ts[k], self._decay)
-    else: filled, notional = walk_book(self._px[k], self._sz[k], want)
+    wrote = False
+    if not self._impact:
+        if want <= 0: filled = notional = 0
+        elif self._fast and want >= (tn := self._tn[k])[0]: filled, notional = tn  # the order takes the whole side
+        else: filled, notional = walk_book(self._px[k], self._sz[k], want)
+    elif not self._fast:
+        filled, notional = walk_book_depleted(self._px[k], self._sz[k], want, self._used, self._ts[k], self._decay) if want > 0 else (0, 0)
+    elif want > 0 or self._any:  # compiled: walk row k, record, and write row k+1's depleted features
+        filled, notional, imb, wrote = _impact_step(self._E, self._F, self._obs, k, want, self._decay, self._any)
+    else: filled = notional = 0
     swept = 0
     if k == n - 1 and filled < want and self.config.completion == 'sweep':  # must-complete: sell the rest anyway
         swept = want - filled
@@ -268,19 +428,20 @@ def step(self:LobsterExecutionEnv, action):
     reward = -contrib
     k += 1; self._k = k
     obs = self._obs[k]; obs[1] = q / X
-    if self._impact and self._used: self._deplete_features(k)
+    if wrote: self._any = True; self._imb_ep[k] = imb
+    elif self._impact and not self._fast and self._used: self._deplete_features(k)
     info = {'slippage_bps': slip, 'filled': filled, 'step_filled': filled, 'imbalance': self._imb_ep[k - 1]}
-    if k < n: return obs.copy(), reward, False, False, info
+    if k < n: return obs, reward, False, False, info  # row k is final from here on: no copy needed
     pen = self.config.terminal_penalty * (q / X) ** 2 if q else 0.0
     f = self._filled
     vwap = self._notional / (f * PRICE_SCALE) if f else float('nan')
     info.update(is_bps=self._is, shortfall_dollars=self._sgn * (self._s0 * f - self._notional / PRICE_SCALE),
                 total_filled=f, unfilled=q, swept=swept, arrival_mid=self._s0, vwap=vwap, start_time=self._t0, penalty=pen)
-    return obs.copy(), reward - pen, True, False, info
+    return obs, reward - pen, True, False, info
 
 @patch
 def _deplete_features(self:LobsterExecutionEnv, k:int):
-    "Recompute drift, spread and imbalance at row `k` from our side's depleted top of book."
+    "Recompute drift, spread and imbalance at row `k` from our side's depleted top of book (the readable rules' path)."
     p, s = depleted_top(self._px[k], self._sz[k], self._used, self._ts[k], self._decay)
     op, osz = self._opp[k]
     bid, ask, bsz, asz = (p, op, s, osz) if self._sgn > 0 else (op, p, osz, s)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 from scipy.spatial import QhullError
+from threadpoolctl import threadpool_limits
 from .grid import Grid, calendar_project
 
 # %% auto #0
@@ -33,7 +34,8 @@ def interp_repair(obs_w, # observed total variance `(n, nT, nK)` (or one surface
     one = obs_w.ndim == 2
     if one: obs_w, mask = obs_w[None], mask[None]
     pts_all = np.column_stack([g.TT.ravel(), g.KK.ravel()])
-    out = np.stack([_interp_one(o, m, pts_all) for o, m in zip(obs_w, mask)])
+    with threadpool_limits(1):  # tiny BLAS calls: more threads only add waiting (see above)
+        out = np.stack([_interp_one(o, m, pts_all) for o, m in zip(obs_w, mask)])
     out = calendar_project(np.maximum(out, 1e-5)).astype(np.float32)
     return out[0] if one else out
 

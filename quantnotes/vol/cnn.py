@@ -114,18 +114,20 @@ class CNNConfig:
     w_scale:float=0.08 # total-variance normalisation
     seed:int=17 # seeds torch's initialisation, batch order and the noisy inputs
     width:int=32 # hidden channels of the CNN
+    channels_last:bool=True # train in the channels-last layout: the same arithmetic, faster convolutions on CPU
 
 # %% ../../nbs/33_vol_cnn.ipynb #8c97a2c6
 def fit_repair(model:nn.Module, # a freshly built model (seed torch before building it)
                n:int, # training-set size
                batch_loss:Callable, # `(index tensor, use_nll) -> scalar loss` of one batch
                validate:Callable, # `model -> missing-cell validation RMSE` (lower is better)
-               cfg, # `epochs`, `batch_size`, `lr`, `weight_decay`, `nll_warmup`, `grad_clip`, `seed`
+               cfg, # `epochs`, `batch_size`, `lr`, `weight_decay`, `nll_warmup`, `grad_clip`, `seed` (and `channels_last`, if it has one)
                desc:str='training', # progress-bar label
                progress:bool=True, # show a tqdm progress bar
               ) -> tuple[nn.Module, list[dict]]:
     "The training loop every repair model shares; returns the model with its best-validation weights, and the history."
     order_rng = np.random.default_rng(cfg.seed)
+    if getattr(cfg, 'channels_last', False): model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     best, best_state, history = float('inf'), None, []
@@ -146,7 +148,7 @@ def fit_repair(model:nn.Module, # a freshly built model (seed torch before build
         history.append(dict(epoch=ep + 1, train_loss=total / max(n_batches, 1), val_rmse_vol=val, best=best))
         bar.set_postfix(loss=f'{history[-1]["train_loss"]:.4f}', val=f'{val:.4f}', best=f'{best:.4f}')
     if best_state is not None: model.load_state_dict(best_state)
-    return model.eval(), history
+    return model.to(memory_format=torch.contiguous_format).eval(), history
 
 # %% ../../nbs/33_vol_cnn.ipynb #7e471856
 def _val_rmse_vol(model, x_val, val_w, val_mask, grid, w_scale) -> float:
@@ -175,6 +177,8 @@ def train_repair_cnn(train_w, # clean training surfaces `(n, nT, nK)`
     y_tr = torch.from_numpy((np.asarray(train_w, np.float32) / cfg.w_scale)[:, None])
     m_tr = torch.from_numpy(np.asarray(train_mask, np.float32)[:, None])
     x_val = make_inputs(quote_noise(val_w, val_mask, g, seed=cfg.seed + 202), val_mask, g, cfg.w_scale)
+    if cfg.channels_last:  # batches cut from these keep the layout
+        x_tr, x_val = (x.contiguous(memory_format=torch.channels_last) for x in (x_tr, x_val))
 
     model = RepairCNN(in_channels=4, width=cfg.width)
     def batch_loss(b, use_nll):

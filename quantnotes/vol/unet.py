@@ -208,6 +208,7 @@ class UNetConfig:
     ref_vol:float=0.20 # the level rows are normalised to
     event_share:float=0.5 # share of training/validation surfaces given event variance (`event_augment`)
     event_max:float=4.0 # event variance up to this multiple of the front maturity's
+    channels_last:bool=True # train in the channels-last layout (`fit_repair`): same arithmetic, faster on CPU
 
 SCALES = ('none', 'row')
 
@@ -298,6 +299,7 @@ def train_model(train:RepairData, # training set (`make_dataset`)
         train = event_augment(train, grid, cfg.event_share, cfg.event_max, seed=cfg.seed)
         val = event_augment(val, grid, cfg.event_share, cfg.event_max, seed=cfg.seed + 7)
     x_tr, x_val = train.features(grid, cfg.w_scale), val.features(grid, cfg.w_scale)
+    if cfg.channels_last: x_tr, x_val = (x.contiguous(memory_format=torch.channels_last) for x in (x_tr, x_val))
     tv = torch.from_numpy(w_to_vol(train.w, grid))[:, None]
     y = torch.from_numpy(train.w / cfg.w_scale)[:, None].float()
     m = torch.from_numpy(train.mask)[:, None]
