@@ -6,7 +6,7 @@
 from __future__ import annotations
 import logging, os, uuid
 from fastcore.basics import patch
-from .runner import execute_study, crashed_result
+from .runner import execute_study, crashed_result, thread_env
 
 # %% auto #0
 __all__ = ['DaskExecutor']
@@ -24,11 +24,9 @@ class DaskExecutor:
         if scheduler: self.client = Client(scheduler, timeout=timeout)
         else:
             with dask.config.set({'distributed.scheduler.allowed-failures': 1}):
-                share = str(max(1, (os.cpu_count() or 1) // int(workers)))  # each worker's kernels their share of the cores
+                share = max(1, (os.cpu_count() or 1) // int(workers))  # each worker's kernels their share of the cores
                 self.cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host='127.0.0.1',
-                                            dashboard_address=None, silence_logs=logging.ERROR,
-                                            env={v: share for v in ('QN_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS',
-                                                                     'OPENBLAS_NUM_THREADS')})
+                                            dashboard_address=None, silence_logs=logging.ERROR, env=thread_env(share))
             self.client = Client(self.cluster, timeout=timeout)
 
     def __enter__(self): return self

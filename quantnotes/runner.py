@@ -16,7 +16,7 @@ from .core import atomic_write, env_hash, git_commit, project_root
 
 # %% auto #0
 __all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'swap_in',
-           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'share_cores',
+           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'thread_env', 'share_cores',
            'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
@@ -234,9 +234,13 @@ def crashed_result(e:BaseException) -> dict:
     "The result of a task that died outside papermill (a broken process, a lost worker)."
     return dict(error=dict(cell_index=None, execution_count=None, ename=type(e).__name__, evalue=str(e)), files={})
 
+def thread_env(threads:int) -> dict:
+    "Environment that gives a process `threads` CPU threads: `study_threads`, OpenMP and the BLAS pools."
+    return {v: str(threads) for v in ('QN_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')}
+
 def share_cores(threads:int):
-    "Give this process and the kernels it starts `threads` CPU threads (`study_threads`, OpenMP and BLAS pools)."
-    for v in ('QN_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ[v] = str(threads)
+    "Give this process and the kernels it starts `threads` CPU threads (`thread_env`)."
+    os.environ.update(thread_env(threads))
 
 class LocalExecutor:
     "Run study tasks on this machine: in this process (`jobs=1`) or in `jobs` spawned processes."
