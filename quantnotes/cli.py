@@ -76,6 +76,8 @@ def _add_sweep(sub):
     p.add_argument('--workers', type=int, default=64, help='with --plan: workers of the cluster to plan for')
     p.add_argument('--overhead', type=float, default=0.0, help="with --plan: per-task seconds of the executor's overhead")
     p.add_argument('--save', action='store_true', help='with --plan: also save it as <out>/cluster_plan/ for the docs')
+    p.add_argument('--publish', action='store_true',
+                   help="after the sweep, copy its summary (with provenance) to nbs/_published/ for the docs of machines without one")
     _executor_args(p)
     p.set_defaults(func=_sweep)
 
@@ -94,6 +96,10 @@ def _sweep(args) -> int:
         print(f"{len(s['ok'])} of {len(seeds)} seeds complete ({len(s['reused'])} reused); summary -> {root/'summary'}")
         for r in s['claims']: print(f"  {r['held']:>3}/{r['seeds']:<3} {r['claim']}")
         if s['failed']: print(f"seeds failed: {', '.join(map(str, s['failed']))}", file=sys.stderr)
+        if args.publish:
+            from quantnotes.core import project_root
+            from quantnotes.sweep import publish_sweep
+            print(f"published -> {publish_sweep(root, Path(project_root() or '.')/'nbs'/'_published')}")
         return 1 if s['failed'] else 0
     return run()
 
@@ -149,6 +155,9 @@ def main(argv:list[str]|None=None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
     if extra and not getattr(args, '_broken', False): p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command in ('regenerate', 'sweep'):  # long batch runs: `kill` cleans up as Ctrl-C does
+        from quantnotes.runner import stop_on_sigterm
+        stop_on_sigterm()
     return args.func(args)
 
 # %% ../nbs/90_cli.ipynb #4056e428

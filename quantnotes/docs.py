@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_docs.ipynb #bd32aa29
 from __future__ import annotations
-import json, re, shutil, subprocess
+import json, os, re, shutil, subprocess
 from pathlib import Path
 
 import nbformat
@@ -12,7 +12,8 @@ from .core import atomic_write, project_root
 
 # %% auto #0
 __all__ = ['SKIP_FOLDERS', 'DocsError', 'skipped_reason', 'skip_note', 'missing_note', 'includes', 'resolve_includes',
-           'readme_text', 'write_readme', 'check_pages', 'build_preview', 'build_docs']
+           'readme_text', 'write_readme', 'check_pages', 'copy_published', 'check_sources', 'build_preview',
+           'build_docs']
 
 # %% ../nbs/02_docs.ipynb #20f8bca6
 class DocsError(Exception):
@@ -124,6 +125,43 @@ def check_pages(proc:str|Path # the processed docs folder
         raise DocsError('missing included files (run `make regenerate` first):\n  ' + '\n  '.join(missing))
     return found
 
+# %% ../nbs/02_docs.ipynb #e5a1f0b2
+def copy_published(published:Path, # `nbs/_published`: `<study>/sweep/summary` folders
+                   dest:Path, # the docs' copy of `reports/`
+                  ) -> list[str]:
+    "Copy each published sweep summary into `dest` where `dest` has none; returns the studies copied."
+    done = []
+    if not published.is_dir(): return done
+    for summ in sorted(published.glob('*/sweep/summary')):
+        study = summ.parent.parent.name
+        if (dest/study/'sweep'/'summary').exists(): continue
+        shutil.copytree(summ, dest/study/'sweep'/'summary', ignore=shutil.ignore_patterns('.*'))
+        done.append(study)
+    return done
+
+# %% ../nbs/02_docs.ipynb #e5a1f0c2
+def check_sources(root:Path, # project root
+                  nbs:Path, # the notebooks folder
+                  skip:str=r'^([_.]|studies$)', # folders the docs build skips
+                 ) -> None:
+    "Raise `DocsError` if a source page includes a report file that neither exists nor may be done without."
+    missing = []
+    for page in sorted(nbs.rglob('*.qmd')):  # as `check_pages`: the write-up pages hold the includes
+        rel = page.relative_to(nbs)
+        if any(re.match(skip, part) for part in rel.parts[:-1]): continue
+        for inc in includes(page.read_text(encoding='utf-8')):
+            p = Path(os.path.normpath(page.parent/inc))
+            try: under = p.relative_to(nbs)
+            except ValueError: continue  # outside the docs folder: not this check's business
+            if under.parts[:1] == ('reports',):
+                p = root/under
+                pub = nbs/'_published'/Path(*under.parts[1:])
+                if p.is_file() or pub.is_file() or missing_note(p): continue
+            elif p.is_file(): continue
+            missing.append(f'{rel}: {inc}')
+    if missing:
+        raise DocsError('missing included files (run `make regenerate` first):\n  ' + '\n  '.join(missing))
+
 # %% ../nbs/02_docs.ipynb #aef22e56
 _cell_keys = {'id', 'cell_type', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}
 
@@ -199,9 +237,11 @@ def build_docs(root:str|Path|None=None, # project root
     root = Path(root or project_root())
     cfg = get_config(path=root)
     if readme: write_readme(root)
+    check_sources(root, cfg.nbs_path, SKIP_FOLDERS)  # fail in a second, not after processing every notebook
     shutil.rmtree(root/'_proc', ignore_errors=True)  # no stale pages from an earlier build
     proc = proc_nbs(cfg.nbs_path, n_workers=0, skip_folder_re=SKIP_FOLDERS)
     _copy_reports(root/'reports', proc/'reports')
+    copy_published(cfg.nbs_path/'_published', proc/'reports')
     check_pages(proc)
     quarto = shutil.which('quarto')
     docs = root/cfg.doc_path.name

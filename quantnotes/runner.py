@@ -17,7 +17,7 @@ from .core import atomic_write, env_hash, git_commit, project_root
 # %% auto #0
 __all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'swap_in',
            'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'thread_env', 'share_cores',
-           'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
+           'stop_on_sigterm', 'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
 class StudyError(Exception):
@@ -242,6 +242,30 @@ def share_cores(threads:int):
     "Give this process and the kernels it starts `threads` CPU threads (`thread_env`)."
     os.environ.update(thread_env(threads))
 
+def stop_on_sigterm():
+    "Make SIGTERM (`kill`, a batch system's time limit) clean up as Ctrl-C does: raise `KeyboardInterrupt` in this process."
+    import signal
+    def _raise(signum, frame): raise KeyboardInterrupt(f'signal {signum}')
+    signal.signal(signal.SIGTERM, _raise)
+
+def _worker_start(threads:int):
+    "Initializer of each parallel study process: its share of the cores, and a clean exit on SIGTERM."
+    share_cores(threads); stop_on_sigterm()
+
+def _worker_task(t:dict) -> dict:
+    "One study in a pool process. Interrupted, it cleans up (private folder, kernel) and the process exits, rather than take the next study."
+    try: return execute_study(**t)
+    except KeyboardInterrupt: os._exit(130)
+
+def _stop_workers(ex:ProcessPoolExecutor, grace:float=60.0):
+    "Terminate the pool's processes (each removes its private folder and shuts its kernel down), then drop the pool."
+    procs = list((getattr(ex, '_processes', None) or {}).values())  # the pool keeps no public list of them
+    for p in procs: p.terminate()
+    for p in procs:
+        p.join(grace)
+        if p.is_alive(): p.kill()
+    ex.shutdown(wait=False, cancel_futures=True)
+
 class LocalExecutor:
     "Run study tasks on this machine: in this process (`jobs=1`) or in `jobs` spawned processes."
     name = 'local'
@@ -254,13 +278,17 @@ class LocalExecutor:
             for i, t in enumerate(tasks): yield i, execute_study(**t, progress=self.progress)
             return
         share = max(1, (os.cpu_count() or 1) // self.jobs)  # each parallel study its share of the cores
-        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context('spawn'),
-                                 initializer=share_cores, initargs=(share,)) as ex:
-            futs = {ex.submit(execute_study, **t): i for i, t in enumerate(tasks)}
+        ex = ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context('spawn'),
+                                 initializer=_worker_start, initargs=(share,))
+        try:
+            futs = {ex.submit(_worker_task, t): i for i, t in enumerate(tasks)}
             for f in as_completed(futs):
                 try: r = f.result()
                 except Exception as e: r = crashed_result(e)
                 yield futs[f], r
+        except BaseException:  # interrupted: no study may go on running, or writing, behind our back
+            _stop_workers(ex); raise
+        ex.shutdown()
     def close(self): pass
 
 # %% ../nbs/01_runner.ipynb #e12fa641

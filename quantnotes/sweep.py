@@ -13,8 +13,8 @@ from .core import atomic_write, save_table
 from .runner import Job, StudyError, read_study, resolve_studies, run_jobs, study_parameters, swap_in
 
 # %% auto #0
-__all__ = ['parse_seeds', 'aggregate_tables', 'claims_table', 'summarise_sweep', 'sweep', 'measured_times', 'project_sweep',
-           'save_plan']
+__all__ = ['parse_seeds', 'aggregate_tables', 'claims_table', 'claims_text', 'summarise_sweep', 'sweep', 'publish_sweep',
+           'measured_times', 'project_sweep', 'save_plan']
 
 # %% ../nbs/01b_sweep.ipynb #781e89f2
 def parse_seeds(spec:str # e.g. `1-20`, `3,5,8` or `1-4,10`
@@ -72,6 +72,20 @@ def claims_table(claims:dict # seed -> {claim: bool} from each seed's `results/c
     df = pd.DataFrame(rows, columns=['claim', 'held', 'seeds'])
     return df.assign(share=(df.held / df.seeds.where(df.seeds > 0)).astype(float))
 
+# %% ../nbs/01b_sweep.ipynb #c1a1b2c4
+def claims_text(ct:pd.DataFrame # `claims_table`'s result
+               ) -> str:
+    "Markdown: the claims that held in every seed, in some (with the share), and in none."
+    if not len(ct): return '*The study states no claims, so there is nothing to count across seeds.*\n'
+    every = ct[(ct.held == ct.seeds) & (ct.seeds > 0)]
+    never = ct[ct.held == 0]
+    some = ct[(ct.held > 0) & (ct.held < ct.seeds)]
+    part = lambda d, f: '; '.join(f(r) for r in d.itertuples()) or 'none'
+    return ('**Held in every seed:** ' + part(every, lambda r: f'{r.claim} ({r.seeds}/{r.seeds})') + '.\n\n'
+            + '**Held in some seeds:** ' + part(some.sort_values('share', ascending=False),
+                                               lambda r: f'{r.claim} ({r.held}/{r.seeds})') + '.\n\n'
+            + '**Held in no seed:** ' + part(never, lambda r: f'{r.claim} (0/{r.seeds})') + '.\n')
+
 # %% ../nbs/01b_sweep.ipynb #2dad48f8
 def summarise_sweep(root:str|Path, # `reports/<study>/sweep`
                     seeds:list[int]|None=None, # the seeds to summarise (default: every `seed-<n>` folder)
@@ -104,6 +118,7 @@ def summarise_sweep(root:str|Path, # `reports/<study>/sweep`
         atomic_write(stage/'summary.json', json.dumps(summary, indent=2, default=str))
         atomic_write(stage/'text'/'seeds.md', f"*Across {len(ok)} seeds ({_ranges(ok)}) at the `{summary['profile']}` profile"
                      + (f"; seeds {_ranges(summary['failed'])} failed and are left out" if summary['failed'] else '') + '.*\n')
+        atomic_write(stage/'text'/'claims.md', claims_text(ct))
         swap_in(stage, root/'summary')
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True); raise
@@ -148,6 +163,36 @@ def sweep(study:str, # a study name or notebook path
     mans = run_jobs(jobs, executor, progress, desc=f'{name} seeds ({profile})')
     summary = summarise_sweep(root, seeds)
     return {**summary, 'reused': reused, 'runs': mans}
+
+# %% ../nbs/01b_sweep.ipynb #d2b1c3a2
+def publish_sweep(root:str|Path, # a finished `reports/<study>/sweep`
+                  dest:str|Path, # the published folder, e.g. `nbs/_published`
+                 ) -> Path:
+    "Copy `root/summary` to `dest/<study>/sweep/summary`, stamped with its runs' provenance; returns the new folder."
+    root = Path(root); summ = root/'summary'
+    if not (summ/'summary.json').is_file(): raise StudyError(f'{summ}: no sweep summary to publish (run the sweep first)')
+    info = json.loads((summ/'summary.json').read_text())
+    mans = [json.loads((root/f'seed-{s}'/'manifest.json').read_text()) for s in info['ok']]
+    commits = sorted({m.get('git_commit') or 'unknown' for m in mans})
+    prov = dict(study=info['study'], profile=info['profile'], seeds=info['ok'], failed=info['failed'],
+                commits=commits, env_hashes=sorted({m.get('env_hash') or 'unknown' for m in mans}),
+                executors=sorted({m.get('executor') or 'local' for m in mans}),
+                wall_seconds=[m.get('wall_seconds') for m in mans], summarised=info['written'],
+                published=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+    target = Path(dest)/info['study']/'sweep'/'summary'
+    stage = target.parent/f'.publish.staging-{uuid.uuid4().hex[:8]}'
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copytree(summ, stage, ignore=shutil.ignore_patterns('.*'))
+        atomic_write(stage/'provenance.json', json.dumps(prov, indent=2))
+        seeds_md = (stage/'text'/'seeds.md').read_text().rstrip().rstrip('*').rstrip('.')
+        atomic_write(stage/'text'/'seeds.md', seeds_md + f"; published from commit{'s' if len(commits) > 1 else ''} "
+                     + ', '.join(c[:7] + ('-dirty' if c.endswith('-dirty') else '') for c in commits) + f" on {prov['published'][:10]}, because this machine has no "
+                     + f"sweep of its own (`quantnotes sweep {info['study']} --seeds 1-20` makes one).*\n")
+        swap_in(stage, target)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True); raise
+    return target
 
 # %% ../nbs/01b_sweep.ipynb #acf9e214
 def measured_times(reports:str|Path='reports', # reports root

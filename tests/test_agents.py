@@ -263,21 +263,6 @@ def _check_contract(lg: ResearchLog, db: Path, full: bool):
             assert len([a for a in kids if a.kind == 'critique']) == 1
             assert im.id in {i.id for i in lg.pending('promotion')}
 
-def test_cli_end_to_end_auto_gate1(tmp_path):
-    db = tmp_path/'log.db'
-    p = subprocess.run(research('run', '--workstream', 'e2e', '--hypotheses', 2, '--data', 'synthetic', '--auto-gate1',
-                                '--log', db, '--no-progress'), capture_output=True, text=True, timeout=600, env=ENV, cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
-    assert 'workstream e2e: 2 hypotheses' in p.stdout and 'API spend $0.0000' in p.stdout
-    lg = ResearchLog(db)
-    _check_contract(lg, db, _critic_available())
-    before = _counts(db)
-    p = subprocess.run(research('run', '--workstream', 'e2e', '--hypotheses', 2, '--data', 'synthetic', '--auto-gate1',
-                                '--log', db, '--no-progress', '--json'), capture_output=True, text=True, timeout=600, env=ENV)
-    assert p.returncode == 0 and _counts(db) == before  # nothing left to do: nothing added
-    assert json.loads(p.stdout)['implemented_ok'] == 2
-    lg.engine.dispose()
-
 def test_interrupt_then_resume(tmp_path):
     db = tmp_path/'log.db'
     args = research('run', '--workstream', 'e2e', '--hypotheses', 3, '--data', 'synthetic', '--auto-gate1', '--log', db, '--no-progress')
@@ -301,11 +286,16 @@ def test_interrupt_then_resume(tmp_path):
             and str(tmp_path) in ' '.join(q.info['cmdline'] or [])]
     p2 = subprocess.run(args, capture_output=True, text=True, timeout=600, env=ENV)
     assert p2.returncode == 0, p2.stderr
+    assert 'workstream e2e: 3 hypotheses' in p2.stdout and 'API spend $0.0000' in p2.stdout
     end = _counts(db)
     assert end['hypotheses'] == 3 and end['implementations'] == 3 and end['results'] == 3
     lg = ResearchLog(db)
     _check_contract(lg, db, _critic_available())
     lg.engine.dispose()
+    # the end-to-end run is this one (interrupted, resumed); once finished, the same command adds nothing
+    p3 = subprocess.run(args + ['--json'], capture_output=True, text=True, timeout=600, env=ENV)
+    assert p3.returncode == 0 and _counts(db) == end, p3.stderr
+    assert json.loads(p3.stdout)['implemented_ok'] == 3
     assert not left or all(not q.is_running() for q in left)
 
 def test_cli_errors(tmp_path):

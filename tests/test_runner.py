@@ -95,6 +95,34 @@ def test_interrupted_run_leaves_no_partial_report(tmp_path):
     assert not list((tmp_path/'reports').glob('.sleepy.staging-*')), 'staging folder left behind'
     assert not list(tmp.glob('quantnotes-sleepy-*')), 'private run folder left behind'
 
+def test_sigterm_to_a_parallel_sweep_stops_every_study_and_leaves_nothing_behind(tmp_path):
+    """`kill PID` (or a batch system's time limit) reaches only the parent. Its studies run in worker processes with
+    kernels of their own: all of them must stop, and no report, staging or private folder may be left."""
+    import psutil
+    cmd = [str(BIN/'quantnotes'), 'sweep', str(FIXTURES/'slow_studies'/'sleepy.ipynb'), '--seeds', '1-2', '--jobs', '2',
+           '--out', str(tmp_path/'reports'), '--no-progress']
+    tmp = tmp_path/'tmp'; tmp.mkdir()
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         env={**os.environ, 'TMPDIR': str(tmp)})
+    staged = []
+    for _ in range(1200):  # both studies have written their first table and are asleep
+        staged = list(tmp.glob('quantnotes-sleepy-*/out/tables/early.md'))
+        if len(staged) == 2: break
+        time.sleep(0.1)
+    assert len(staged) == 2, 'the two studies never ran side by side'
+    family = psutil.Process(p.pid).children(recursive=True)
+    assert len(family) >= 4  # two workers, each with a kernel
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)  # the parent alone, not its process group
+    p.wait(timeout=120)
+    assert p.returncode != 0 and time.time() - t0 < 50, 'the studies were waited for instead of stopped'
+    gone, alive = psutil.wait_procs(family, timeout=30)
+    assert not alive, f'left running: {[q.cmdline()[:3] for q in alive]}'
+    root = tmp_path/'reports'/'sleepy'/'sweep'
+    assert not list(root.glob('seed-*')) if root.exists() else True, 'an interrupted seed produced a report'
+    assert not list(tmp_path.rglob('.seed-*.staging-*')) and not list(tmp_path.rglob('*.staging-*'))
+    assert not list(tmp.glob('quantnotes-sleepy-*')), 'private run folder left behind'
+
 def test_study_without_its_optional_data_is_skipped_not_failed(tmp_path):
     nb = FIXTURES/'optional_studies'/'needs_data.ipynb'
     r = quantnotes('regenerate', nb, '--out', tmp_path, '--no-progress')
