@@ -86,3 +86,46 @@ def test_a_notebook_that_cannot_run_is_reviewed_statically(tmp_path):
     assert r.returncode == 0 and 'note: dynamic checks skipped' in r.stderr and 'ZeroDivisionError' in r.stderr
     with pytest.raises(ValueError, match='unknown dynamic check'): dynamic_review(tmp_path/'broken.ipynb', HYP, checks=('vibes',))
     assert set(CHECKS) == {'look_ahead', 'sample', 'costs', 'parameters', 'feature_names'}
+
+# A plain numpy notebook: arrays, masks and a dict of features, no pandas object reported. Each defect is one line,
+# fixed in the twin: a monthly average used from its own month (a one-day shift after aligning to days), a feature
+# name given twice in a list of (name, function) pairs, a cost computed from the long leg only, and an evaluation mask
+# that drops a volatile stretch.
+NP_DEFECTS = dict(
+    look_ahead=('md = m.reindex(ix, method="ffill").shift(1)', 'md = m.shift(1).reindex(ix, method="ffill")'),
+    feature_name_collision=('    ("mom", lambda t: -R[t - 5:t].sum(0)),', '    ("rev", lambda t: -R[t - 5:t].sum(0)),'),
+    cost_omission=('turn = np.abs(np.diff(Wl, axis=0, prepend=0)).sum(1)', 'turn = np.abs(np.diff(W, axis=0, prepend=0)).sum(1)'),
+    regime_cherry_picking=('keep = valid & (mvol < 0.12)', 'keep = valid'),
+)
+
+def numpy_notebook(path, fixed:bool):
+    "The numpy research notebook, with every defect line (fixed=False) or every fixed line; monthly rates beside it."
+    import numpy as np, pandas as pd
+    L = {k: v[int(fixed)] for k, v in NP_DEFECTS.items()}
+    ms = pd.date_range('2009-01-01', '2016-12-01', freq='MS')
+    pd.DataFrame(np.random.default_rng(3).uniform(0.5, 3, (len(ms), 6)), index=ms, columns=list('ABCDEF')).to_csv(path.parent/'rates.csv')
+    cells = [('markdown', '# Carry and momentum, numpy (test notebook)'),
+             'import numpy as np\nimport pandas as pd',
+             'COST = 5e-4\nix = pd.bdate_range("2010-01-01", "2016-12-31")\nT, N = len(ix), 6\nrng = np.random.default_rng(7)\n'
+             'vol = np.where((ix >= "2011-05-01") & (ix < "2011-10-01"), 0.03, 0.01)\nR = rng.standard_normal((T, N)) * vol[:, None]\n'
+             'm = pd.read_csv("rates.csv", index_col=0, parse_dates=True) / 100',
+             L['look_ahead'] + '\ncarry = md.to_numpy()',
+             'FEATURES = [\n    ("carry", lambda t: carry[t]),\n    ("mom", lambda t: R[t - 20:t].sum(0)),\n' + L['feature_name_collision'] + '\n]\n\n'
+             'def feats(t):\n    return {k: f(t) for k, f in FEATURES}',
+             'Wl, Ws = np.zeros((T, N)), np.zeros((T, N))\nfor t in range(21, T):\n    f = feats(t)\n    o = np.argsort(f["carry"] + f["mom"])\n'
+             '    Wl[t, o[-2:]], Ws[t, o[:2]] = 0.5, 0.5\nW = Wl - Ws\n' + L['cost_omission'] + '\ngross = np.r_[0.0, (W[:-1] * R[1:]).sum(1)]\nnet = gross - COST * turn',
+             'mvol = pd.Series(R.mean(1), index=ix).rolling(63, min_periods=10).std().to_numpy() * np.sqrt(252)\nvalid = np.arange(T) > 21\n'
+             + L['regime_cherry_picking'] + '\nd = ix.to_numpy()\n'
+             'for name, msk in [("IS", keep & (d < np.datetime64("2013-01-02"))), ("OOS", keep & (d >= np.datetime64("2013-01-02")))]:\n'
+             '    print(name, round(net[msk].mean() / net[msk].std() * np.sqrt(252), 3))']
+    make_notebook(cells, path)
+    return path
+
+def test_numpy_notebook_defects_fire_and_fixes_are_quiet(tmp_path):
+    (tmp_path/'h.json').write_text(json.dumps(dict(HYP, sample=dict(HYP['sample'], universe=list('ABCDEF'))) ))
+    bad, good = numpy_notebook(tmp_path/'np_defects.ipynb', False), numpy_notebook(tmp_path/'np_fixed.ipynb', True)
+    got = {(f.defect_class, f.cell) for f in dynamic_review(bad, tmp_path/'h.json', isolation='none') if f.severity <= 2}
+    for cls, (line, _) in NP_DEFECTS.items():
+        assert (cls, cell_of(bad, line.strip())) in got or cls == 'regime_cherry_picking' and any(c == cls for c, _ in got), \
+            f'{cls} not found: {sorted(got)}'
+    assert [f for f in dynamic_review(good, tmp_path/'h.json', isolation='none') if f.severity <= 2] == []

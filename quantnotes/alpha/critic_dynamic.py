@@ -38,6 +38,23 @@ def _days(idx):
 def _dated(x):
     return isinstance(x, (pd.Series, pd.DataFrame)) and isinstance(x.index, pd.DatetimeIndex) and len(x) > 0
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #329e97f9
+def _period_months(idx) -> int:
+    "Months per row of a date index labelled at period starts (1 monthly, 3 quarterly, 12 yearly), else 0."
+    if not isinstance(idx, pd.DatetimeIndex) or len(idx) < 3: return 0
+    try:
+        d = np.diff(idx.values.astype('datetime64[D]').astype(np.int64))
+        if not (d > 0).all(): return 0
+        step = float(np.median(d))
+        k = 1 if 27 <= step <= 32 else 3 if 88 <= step <= 93 else 12 if 360 <= step <= 367 else 0
+        return k if k and (np.asarray(idx.day) <= 3).mean() >= 0.9 else 0
+    except Exception: return 0
+
+def _known(idx):
+    "When each row of a date index is known: its date, or the end of its period when it is labelled at period starts."
+    k = _period_months(idx)
+    return idx + pd.DateOffset(months=k) if k else idx
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #93826837
 def _span(x):
     "[rows with a number, first day, last day] of a dated object."
@@ -59,7 +76,7 @@ def _gaps(x, most:int=300):
 def _digest(x, before):
     "A small fingerprint of the numeric values of a dated object on dates < `before`."
     try:
-        y = x.loc[x.index < before] if before is not None else x
+        y = x.loc[_known(x.index) < before] if before is not None else x  # rows known before the cut
         if isinstance(y, pd.Series): y = y.to_frame()
         y = y.select_dtypes('number')
         if y.shape[0] == 0 or y.shape[1] == 0: return None
@@ -76,12 +93,20 @@ class _State:
     def __init__(self, spec, mode):
         self.spec, self.mode = spec, mode
         self.stds, self.events, self.seq = [], [], 0
-        self.cell = None
+        self.cell, self.ns, self.picked, self.dvec = None, {}, {}, {}
         self.rng = np.random.default_rng(20261130)
 
 _S = None  # the state of the run in progress (None outside a run: the probes then do nothing)
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #a41c0e7b
+def _noisy(a):
+    """`a` (float values dated from the cut on) with noise: `x (1 + 0.1 N)`; values of both signs (returns, P&L) also get
+    `N(0, 10 sd)` added, enough to reorder what is ranked or picked on them (a level times 1.1 barely moves a return)."""
+    out = a * (1 + 0.1 * _S.rng.standard_normal(a.shape))
+    f = a[np.isfinite(a)]
+    if f.size > 1 and f.min() < 0 < f.max(): out = out + 10 * np.std(f) * _S.rng.standard_normal(a.shape)
+    return out
+
 def _perturb_frame(df):
     "Multiply float values dated on or after the cut by noise (look-ahead runs only)."
     cut = _S.mode.get('perturb_after')
@@ -89,17 +114,17 @@ def _perturb_frame(df):
     idx = df.index
     if not isinstance(idx, pd.DatetimeIndex):
         return df
-    m = np.asarray(idx >= pd.Timestamp(cut))
+    m = np.asarray(_known(idx) >= pd.Timestamp(cut))  # rows known from the cut on
     if not m.any(): return df
     if isinstance(df, pd.Series):
         if df.dtype.kind == 'f':
-            df = df.copy(); df.iloc[m] = df.iloc[m].to_numpy() * (1 + 0.1 * _S.rng.standard_normal(int(m.sum())))
+            df = df.copy(); df.iloc[m] = _noisy(df.iloc[m].to_numpy())
         return df
     df = df.copy()
     for j, c in enumerate(df.columns):
         if df.dtypes.iloc[j].kind == 'f':
             col = df.iloc[:, j].to_numpy(copy=True)
-            col[m] = col[m] * (1 + 0.1 * _S.rng.standard_normal(int(m.sum())))
+            col[m] = _noisy(col[m])
             df.iloc[:, j] = col
     return df
 
@@ -110,23 +135,25 @@ def _perturb_read(r):
     if isinstance(r.index, pd.DatetimeIndex): return _perturb_frame(r)
     for c in r.columns:  # dates in a column: perturb by that column
         if pd.api.types.is_datetime64_any_dtype(r[c].dtype):
-            m = (r[c] >= pd.Timestamp(_S.mode['perturb_after'])).to_numpy()
+            dc = pd.DatetimeIndex(r[c]); k = _period_months(dc.unique().sort_values())
+            m = np.asarray((dc + pd.DateOffset(months=k) if k else dc) >= pd.Timestamp(_S.mode['perturb_after']))
             r2 = r.copy()
             for cc in r.columns:
                 if getattr(r[cc].dtype, 'kind', '') == 'f':
-                    v = r2[cc].to_numpy(copy=True); v[m] = v[m] * (1 + 0.1 * _S.rng.standard_normal(int(m.sum()))); r2[cc] = v
+                    v = r2[cc].to_numpy(copy=True); v[m] = _noisy(v[m]); r2[cc] = v
             return r2
     return r
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #6d3a8f05
 def _perturb_array(data, index):
-    "`data` (a float array about to become a frame on the date index `index`) with noise on the rows from the cut."
-    if (_S is None or not _S.mode.get('perturb_after') or not isinstance(data, np.ndarray) or data.dtype.kind != 'f'
-            or data.ndim not in (1, 2) or not isinstance(index, pd.DatetimeIndex) or len(index) != data.shape[0]): return data
+    "`data` (a float array, or a dict of them, about to become a frame on the date index `index`) with noise on the rows from the cut."
+    if _S is None or not _S.mode.get('perturb_after') or not isinstance(index, pd.DatetimeIndex): return data
+    if isinstance(data, dict): return {k: _perturb_array(v, index) for k, v in data.items()}  # columns given one by one
+    if not isinstance(data, np.ndarray) or data.dtype.kind != 'f' or data.ndim not in (1, 2) or len(index) != data.shape[0]: return data
     m = np.asarray(index >= pd.Timestamp(_S.mode['perturb_after']))
     if not m.any(): return data
     data = data.copy()
-    data[m] = data[m] * (1 + 0.1 * _S.rng.standard_normal((int(m.sum()),) + data.shape[1:]))
+    data[m] = _noisy(data[m])
     return data
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #7a1d5b3c
@@ -140,10 +167,13 @@ def _record_std(x, cell, line):
     else:
         if x.dtype.kind not in 'fiu': return
         v = x.to_numpy(dtype=float); ok = np.isfinite(v); vals = v[ok]
-    d = x.index[ok]
+    _keep(x.index[ok], vals, isinstance(x, pd.DataFrame), cell, line)
+
+def _keep(d, vals, frame:bool, cell, line):
+    "Append a reported series: its dates `d` (rows with a number), and the mean and sd of `vals` (None for a frame)."
     if len(d) < 20: return
     rec = dict(cell=_S.cell, line=line if cell == _S.cell else None, n=int(len(d)), first=str(d[0].date()), last=str(d[-1].date()),
-               days=_days(d) if len(d) < 20000 else None, frame=isinstance(x, pd.DataFrame))
+               days=_days(d) if len(d) < 20000 else None, frame=frame)
     if vals is not None and len(vals) > 2 and np.std(vals) > 0:
         rec['mean'], rec['sd'] = float(np.mean(vals)), float(np.std(vals, ddof=1))
         rec['vals'] = vals.tolist() if _S.mode.get('keep_values') and len(vals) < 20000 else None
@@ -169,6 +199,42 @@ def _probe_std(std):
         except Exception: pass
         return r
     return f
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #1bf71f83
+def _date_vector(n:int):
+    "The dates of a length-`n` array: a date index, datetime64 array or dated object's index of that length in the namespace."
+    if n in _S.dvec: return _S.dvec[n]
+    items = [(k, v) for k, v in list(_S.ns.items()) if not k.startswith('_')]
+    hit = next((v if isinstance(v, pd.DatetimeIndex) else pd.DatetimeIndex(v) for k, v in items
+                if (isinstance(v, pd.DatetimeIndex) or isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M') and len(v) == n), None)
+    if hit is None: hit = next((v.index for k, v in items if _dated(v) and len(v) == n), None)
+    if hit is not None and not (hit.is_monotonic_increasing and hit.is_unique): hit = None
+    _S.dvec[n] = hit
+    return hit
+
+def _record_array(x, cell, line):
+    "Record a 1-d array as a reported series, dated by the mask it was picked with (if any) and a date vector."
+    n, mask = len(x), None
+    hit = _S.picked.get(id(x))
+    if hit is not None and hit[0] is x: n, mask = len(hit[1]), hit[1]
+    dv = _date_vector(n)
+    if dv is None: return
+    d = dv[mask] if mask is not None else dv
+    v = x.astype(float); ok = np.isfinite(v)
+    _keep(d[ok], v[ok], False, cell, line)
+
+def _qn_std(obj, name, *a, **k):
+    "`obj.std(...)`, or `np.std(x, ...)`: a whole 1-d array of 20 numbers or more is recorded as a reported series."
+    r = getattr(obj, name)(*a, **k)
+    if _S is not None:
+        try:
+            x, rest = (a[0], a[1:]) if isinstance(obj, type(np)) and a else (obj, a)
+            ax = k.get('axis', rest[0] if rest else None)
+            if isinstance(x, np.ndarray) and x.ndim == 1 and ax in (None, 0, -1) and len(x) >= 20 and x.dtype.kind in 'fiu':
+                cell, line = _where()
+                if cell is not None: _record_array(x, cell, line)
+        except Exception: pass
+    return r
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #d9c5e1a4
 def _probe_columns():
@@ -235,14 +301,34 @@ def _qn_set(obj, key, value):
     obj[key] = value
 
 def _qn_get(obj, key):
-    if _S is not None and isinstance(key, str) and isinstance(obj, dict): _read(key)
-    return obj[key]
+    "`obj[key]`: a dict read is traced; a 1-d array picked by a boolean mask remembers the mask (the dates of its rows)."
+    if _S is not None and _S.mode.get('trace') and isinstance(key, str) and isinstance(obj, dict): _read(key)
+    r = obj[key]
+    if _S is not None and isinstance(obj, np.ndarray) and obj.ndim == 1 and isinstance(r, np.ndarray):
+        k = key.to_numpy() if isinstance(key, pd.Series) else key
+        if isinstance(k, np.ndarray) and k.dtype == bool and k.shape == obj.shape:
+            _S.picked[id(r)] = (r, k)
+            if len(_S.picked) > 512: del _S.picked[next(iter(_S.picked))]
+    return r
+
+def _qn_dict(pairs):
+    "`dict(pairs)`, noting a string key given twice in one construction: the later value silently replaces the earlier."
+    if hasattr(pairs, 'keys'): return dict(pairs)
+    pairs = list(pairs); d = dict(pairs)
+    if _S is not None and len(d) < len(pairs) <= 64:
+        cell, line = _where(); seen = set()
+        for k, _ in pairs:
+            if isinstance(k, str) and k in seen and cell is not None: _S.seq += 1; _S.events.append(('dup', k, _S.seq, cell, line))
+            seen.add(k)
+    return d
 
 class _Trace(ast.NodeTransformer):
-    "Rewrite `x[k] = v` into `_qn_set(x, k, v)` and dict reads `x[k]` into `_qn_get(x, k)`."
+    """Rewrite loads `x[k]` into `_qn_get(x, k)` and `x.std(...)` into `_qn_std(x, 'std', ...)`; with `writes`, also stores
+    `x[k] = v` into `_qn_set(x, k, v)` and dict constructions (`{k: v for ...}`, `dict(pairs)`) into `_qn_dict(pairs)`."""
+    def __init__(self, writes:bool=True): self.writes = writes
     def visit_Assign(self, node):
         self.generic_visit(node)
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript) and not isinstance(node.targets[0].slice, ast.Slice):
+        if self.writes and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript) and not isinstance(node.targets[0].slice, ast.Slice):
             t = node.targets[0]
             call = ast.Expr(ast.Call(ast.Name('_qn_set', ast.Load()), [t.value, t.slice, node.value], []))
             return ast.copy_location(call, node)
@@ -252,6 +338,19 @@ class _Trace(ast.NodeTransformer):
         if isinstance(node.ctx, ast.Load) and not isinstance(node.slice, (ast.Slice, ast.Tuple)):
             return ast.copy_location(ast.Call(ast.Name('_qn_get', ast.Load()), [node.value, node.slice], []), node)
         return node
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f, star = node.func, any(isinstance(a, ast.Starred) for a in node.args)
+        if isinstance(f, ast.Attribute) and f.attr in ('std', 'nanstd') and not star:
+            return ast.copy_location(ast.Call(ast.Name('_qn_std', ast.Load()), [f.value, ast.Constant(f.attr)] + node.args, node.keywords), node)
+        if self.writes and isinstance(f, ast.Name) and f.id == 'dict' and len(node.args) == 1 and not node.keywords and not star:
+            return ast.copy_location(ast.Call(ast.Name('_qn_dict', ast.Load()), node.args, []), node)
+        return node
+    def visit_DictComp(self, node):
+        self.generic_visit(node)
+        if not self.writes: return node
+        pairs = ast.ListComp(ast.Tuple([node.key, node.value], ast.Load()), node.generators)
+        return ast.copy_location(ast.Call(ast.Name('_qn_dict', ast.Load()), [pairs], []), node)
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #8440345c
 def _set_knob(tree, name, value):
@@ -288,24 +387,56 @@ def _live(x):
         return [_days(x.index[:1])[0], _days(x.index[ok][:1])[0]] if ok.any() else None
     except Exception: return None
 
+def _as_dated(names:dict) -> dict:
+    "The dated objects among `names`: dated pandas objects, and float arrays (1-d, 2-d) that a date vector fits, put on it."
+    out = {}
+    for k, v in names.items():
+        if k.startswith('_') and k != '_out': continue
+        if _dated(v): out[k] = v
+        elif isinstance(v, np.ndarray) and v.ndim in (1, 2) and v.dtype.kind == 'f' and len(v) >= 20:
+            dv = _date_vector(len(v))
+            if dv is not None: out[k] = pd.Series(v, index=dv) if v.ndim == 1 else pd.DataFrame(v, index=dv)
+    return out
+
+def _calendar(v):
+    "The dates of a dated object, a date index or a datetime64 array (else None)."
+    try:
+        if _dated(v): return v.index
+        if isinstance(v, pd.DatetimeIndex) and len(v): return v.dropna()
+        if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M' and len(v): return pd.DatetimeIndex(v).dropna()
+    except Exception: pass
+    return None
+
+def _choice(v, grid:set):
+    "A value picked from a grid (one of its members), or one pick per period (a dict of members), as text; else None."
+    num = lambda x: isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+    if not grid: return None
+    try:
+        if num(v) and v in grid: return repr(v)
+        if isinstance(v, dict) and 0 < len(v) <= 1000 and all(num(x) and x in grid for x in v.values()): return repr(list(v.items()))
+    except Exception: pass
+    return None
+
 def run(spec, mode):
     "Execute the notebook's code cells in a fresh namespace under `mode`; returns what was observed."
     global _S
     _S = _State(spec, mode)
-    ns = {'__name__': '__main__', '_qn_set': _qn_set, '_qn_get': _qn_get, 'display': lambda *a, **k: None}
+    ns = {'__name__': '__main__', '_qn_set': _qn_set, '_qn_get': _qn_get, '_qn_std': _qn_std, '_qn_dict': _qn_dict,
+          'display': lambda *a, **k: None}
+    _S.ns, grid = ns, set(mode.get('choices') or ())
     cut = pd.Timestamp(mode['compare_before']) if mode.get('compare_before') else None
     cells, out = [], dict(error=None, cells=[], final={})
     t0 = time.perf_counter()
     os.chdir(spec['cwd'])
     for i, src in spec['cells']:
-        _S.cell = i
+        _S.cell, _S.dvec = i, {}
         try:
             tree = ast.parse(_transform(src))
         except SyntaxError as e:
             out['error'] = f'cell {i}: SyntaxError {e}'; break
         for ci, name, val in mode.get('knobs', []):
             if ci == i: tree = _set_knob(tree, name, val)
-        if mode.get('trace'): tree = ast.fix_missing_locations(_Trace().visit(tree))
+        tree = ast.fix_missing_locations(_Trace(writes=bool(mode.get('trace'))).visit(tree))
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
@@ -332,20 +463,23 @@ def run(spec, mode):
                 if isinstance(ns.get(b), dict) and key in ns[b]: ns[b] = {**ns[b], key: _scale(ns[b][key], k)}
         changed = {k: v for k, v in ns.items() if not k.startswith('_') and before.get(k) != id(v)}
         if last is not None: changed['_out'] = ns.get('_')
-        dig = {k: _digest(v, cut) for k, v in changed.items() if _dated(v)}
+        _S.dvec = {}; dated = _as_dated(changed)
+        dig = {k: _digest(v, cut) for k, v in dated.items()}
         out['cells'].append(dict(cell=i, dig={k: v for k, v in dig.items() if v is not None}, names=sorted(changed),
-                                 span={k: _span(v) for k, v in changed.items() if _dated(v)},
-                                 gaps={k: _gaps(v) for k, v in changed.items() if _dated(v)}))
-    out['final'] = {k: _digest(v, cut) for k, v in ns.items() if not k.startswith('_') and _dated(v)}
+                                 span={k: _span(v) for k, v in changed.items() if _dated(v)},  # where pandas objects begin and end
+                                 gaps={k: _gaps(v) for k, v in changed.items() if _dated(v)},
+                                 choice={k: c for k, v in changed.items() if (c := _choice(v, grid)) is not None}))
+    _S.dvec = {}; dated = _as_dated(ns)
+    out['final'] = {k: _digest(v, cut) for k, v in dated.items()}
     out['final'] = {k: v for k, v in out['final'].items() if v is not None}
-    out['calendars'] = {k: _days(v.index[(v.index >= pd.Timestamp(spec['start']) - pd.Timedelta(days=400))])
-                        for k, v in ns.items() if not k.startswith('_') and _dated(v) and len(v) < 40000}
-    out['live'] = {k: _live(v) for k, v in ns.items() if not k.startswith('_') and _dated(v) and len(v) < 40000}
+    t0c = pd.Timestamp(spec['start']) - pd.Timedelta(days=400)
+    out['calendars'] = {k: _days(c[c >= t0c]) for k, v in ns.items() if not k.startswith('_') and (c := _calendar(v)) is not None and len(c) < 40000}
+    out['live'] = {k: _live(v) for k, v in dated.items() if len(v) < 40000}
     out['stds'] = _S.stds
     out['events'] = _S.events
     out['seconds'] = round(time.perf_counter() - t0, 3)
     _S = None
-    return out, ns
+    return out, {**ns, **dated}
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #ffe7c4a9
 def _cost_fit(base, nocost, ns, knobs, oos):
@@ -358,14 +492,55 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     if not moved: return dict(pairs=len(pairs), moved=0)
     weights = [ns[k] for _, k, _ in knobs if isinstance(ns.get(k), pd.Series)]
     hb, hn = _headline(base['stds'], oos), _headline(nocost['stds'], oos)  # judge the headline series
-    d, a = moved[-1][0], moved[-1][1]
+    d, a, g = moved[-1][0], moved[-1][1], None
     if hb is not None and hn is not None:
         x, y = base['stds'][hb], nocost['stds'][hn]
         if x.get('vals') is not None and y.get('vals') is not None and x['days'] == y['days']:
-            d, a = np.asarray(y['vals']) - np.asarray(x['vals']), x
+            d, a, g = np.asarray(y['vals']) - np.asarray(x['vals']), x, y
     same = {k for k, v in nocost.get('final', {}).items() if base.get('final', {}).get(k) == v}  # positions do not move with costs
     r2, k, weak = _fit_one(d, a, {k: v for k, v in ns.items() if k in same}, weights) if np.abs(d).sum() > 0 else (0.0, None, [])
-    return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, cell=a['cell'], line=a['line'])
+    part, kept = None, {k: v for k, v in ns.items() if k in same}
+    if r2 > 0.999 and g is not None:  # the cost follows some frame exactly: does it charge both sides of the earning book?
+        pos = _earner(np.asarray(g['vals']), g['days'], kept)
+        if pos is not None: part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
+    return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'])
+
+def _sides(d, a, P):
+    """The side of the book `P` (long or short) that the cost `d` ignores: `d` fitted on the turnover of the long side
+    `max(P, 0)` and of the short side `max(-P, 0)` (lagged 0 or 1 rows) with R^2 above 0.99, one coefficient under a
+    tenth of the other while that side makes at least 10% of the trading (else None)."""
+    days = pd.DatetimeIndex(np.asarray(a['days']).astype('datetime64[D]'))
+    x = P.select_dtypes('number'); x = x[~x.index.duplicated()]
+    up, dn = x.clip(lower=0).diff().abs().sum(axis=1), (-x).clip(lower=0).diff().abs().sum(axis=1)
+    best = None
+    for lag in (0, 1):
+        X = np.column_stack([up.shift(lag).reindex(days), dn.shift(lag).reindex(days)]).astype(float)
+        r2, coef = _r2(X, d)
+        if coef is not None and (best is None or r2 > best[0]): best = (r2, coef, X)
+    if best is None or best[0] < 0.99: return None
+    r2, (cu, cd), X = best
+    share = np.nansum(X, axis=0) / max(np.nansum(X), 1e-300)
+    for side, c, o, sh in (('long', cu, cd, share[0]), ('short', cd, cu, share[1])):
+        if sh >= 0.1 and o > 0 and abs(c) < 0.1 * o: return dict(free=side, r2=round(float(r2), 4))
+    return None
+
+def _earner(g, days, ns):
+    """The dated frame whose positions earn the gross returns `g` (on `days`): of two frames of one shape, the one that,
+    lagged a row or not, times the other and summed across columns fits `g` with R^2 above 0.99 (else None)."""
+    dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+    fr = {k: v.select_dtypes('number') for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
+    fr = {k: v for k, v in fr.items() if 2 <= v.shape[1] <= 500 and not v.index.has_duplicates}
+    best, who = 0.99, None
+    for a, A in fr.items():
+        lags = [A.shift(1).to_numpy(dtype=float), A.to_numpy(dtype=float)]
+        for b, B in fr.items():
+            if a == b or A.shape != B.shape or not A.index.equals(B.index): continue
+            Bv = B.to_numpy(dtype=float)
+            for Av in lags:
+                s = pd.Series(np.nansum(Av * Bv, axis=1), index=A.index).reindex(dd).to_numpy()
+                r2, _ = _r2(s[:, None], g)
+                if r2 > best: best, who = r2, a
+    return who
 
 def _r2(X, d):
     "R^2 and coefficients of the least-squares fit of `d` on the columns of `X` (rows with numbers only)."
@@ -509,20 +684,21 @@ def _neighbours(x):
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #2c48df3e
 def cut_date(sample) -> pd.Timestamp:
-    "Where the look-ahead run starts perturbing: a year (else month) start inside the out-of-sample part, past its first 30 days."
+    "Where the look-ahead run starts perturbing: 1 July (else 1 January, else a month start) of the out-of-sample part's middle year."
     o, e = pd.Timestamp(sample.oos_start), pd.Timestamp(sample.end)
     mid = o + (e - o) / 2
-    p = pd.Timestamp(mid.year, 1, 1)
-    if p <= o + pd.Timedelta(days=30) or p >= e: p = pd.Timestamp(mid.year, mid.month, 1)
-    return p
+    for p in (pd.Timestamp(mid.year, 7, 1), pd.Timestamp(mid.year, 1, 1)):
+        if o + pd.Timedelta(days=30) < p < e: return p
+    return pd.Timestamp(mid.year, mid.month, 1)
 
 def plan(cells, sample, checks=CHECKS, max_param_runs:int=6, neighbours:bool=False) -> list:
     "The runs: (name, mode) pairs, the base run first; the neighbours of scalar knobs only when `neighbours`."
     cut = cut_date(sample)
     cmp = str((cut - pd.Timedelta(days=7)).date())
     knobs = find_knobs(cells)
-    modes = [('base', dict(trace='feature_names' in checks, keep_values=True, compare_before=cmp))]
-    if 'look_ahead' in checks: modes.append(('lookahead', dict(perturb_after=str(cut.date()), compare_before=cmp)))
+    grid = sorted({v for _, _, x, _ in knobs['grid'] for v in x})  # values a pick from a grid can take
+    modes = [('base', dict(trace='feature_names' in checks, keep_values=True, compare_before=cmp, choices=grid))]
+    if 'look_ahead' in checks: modes.append(('lookahead', dict(perturb_after=str(cut.date()), compare_before=cmp, choices=grid)))
     if 'costs' in checks and knobs['cost']:
         modes.append(('nocost', dict(scale=[(c, n, 0.0) for c, n, _, _ in knobs['cost']], keep_values=True, compare_before=cmp)))
     if 'parameters' in checks:
@@ -575,6 +751,15 @@ def _differs(a, b, rtol=1e-6) -> bool:
     if a[0] != b[0]: return True
     return any(abs(x - y) > rtol * max(1.0, abs(x), abs(y)) for x, y in zip(a[1:], b[1:]))
 
+def _pick_finding(cells, cell, knob, moved, at, cut):
+    "A value picked from a grid that moved with data after the cut, while something before the cut moved too."
+    asg = [l for l in cells[cell].splitlines() if re.search(rf'(?<![\w.]){re.escape(knob)}\b\s*(\[[^\]]*\])?\s*=(?!=)', l)]
+    q = next((l for l in asg if re.search(r'max\(|min\(|idxmax|idxmin|argmax|argmin|sort', l)), None) or _line(cells, cell, name=knob)
+    return Finding(defect_class='unstable_parameter', severity=1, cell=cell, quote=q,
+                   message=f'`{knob}`, picked from a grid of values, changes when only data dated on or after {cut.date()} is '
+                           f'perturbed, and `{moved}` (cell {at}) changes before that date: the parameter was chosen on the data it '
+                           'is then evaluated on')
+
 def look_ahead_findings(res, cells, cut) -> list:
     "The first cell whose dated objects change before the cut when only data after it was perturbed."
     base, la = res.get('base'), res.get('lookahead')
@@ -586,6 +771,9 @@ def look_ahead_findings(res, cells, cut) -> list:
         moved = [k for k in c['dig'] if k in o['dig'] and _differs(c['dig'][k], o['dig'][k])]
         if moved:
             name = next((k for k in moved if k != '_out'), moved[0])
+            pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
+                         if (lac.get(b['cell']) or {}).get('choice', {}).get(k) != v), None)
+            if pick: return [_pick_finding(cells, *pick, name, c['cell'], cut)]
             q = _line(cells, c['cell'], name=None if name == '_out' else name)
             return [Finding(defect_class='look_ahead', severity=1, cell=c['cell'], quote=q,
                             message=f'`{name}` changes on dates before {cut.date()} when only data dated on or after {cut.date()} '
@@ -653,7 +841,10 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
                                message=f'a reported return series ({name or "std in cell %d" % rec["cell"]}) misses {miss} of its '
                                        f'{exp} dates between {rec["first"]} and {rec["last"]}: a stretch of the sample was dropped'))
         # a series that starts where some P&L or position made from the sample start first holds a non-zero value starts at its warm-up's end
-        live = any(v and v[0] <= day(s0) + tol and abs(v[1] - first) <= tol for v in (base.get('live') or {}).values())
+        lv = [v for v in (base.get('live') or {}).values() if v and v[0] <= day(s0) + tol]
+        live = any(abs(v[1] - first) <= tol for v in lv)
+        made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
+        live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
         ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= warm or (first > day(s0) and live)
         ok_last = at_split
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
@@ -736,6 +927,11 @@ def cost_findings(res, cells, knobs, r2_min=0.5) -> list:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged ignores the trading in {", ".join(fit["ignored"][:5])}: per asset, the cost paid '
                                 f'follows the turnover of {fit.get("frame")} except there')]
+    if fit.get('partial'):
+        p = fit['partial']
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the returns are earned on the book {p["position"]}, but the cost paid follows the trading of its '
+                                f'{"short" if p["free"] == "long" else "long"} side only (R^2 {p["r2"]:.2f}): its {p["free"]} side trades free')]
     if fit.get('frame') is not None and fit.get('r2', 0) < r2_min:  # a note: positions kept inside functions or objects are not observable
         return [Finding(defect_class='cost_omission', severity=3, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the change in positions: the best fit of the cost paid on the '
@@ -749,6 +945,15 @@ def collision_findings(res, cells) -> list:
     last_w, read_since, out, seen = {}, {}, [], set()
     for e in ev:
         if e[0] == 'r': read_since[e[1]] = True; continue
+        if e[0] == 'dup':  # one dict built with the same key twice: the earlier value is dropped unread
+            _, key, _, cell, line = e
+            if (key, cell) not in seen:
+                seen.add((key, cell)); lines = cells[cell].splitlines()
+                q = lines[line - 1] if 0 < line <= len(lines) and lines[line - 1].strip() else _line(cells, cell, name=key)
+                out.append(Finding(defect_class='feature_name_collision', severity=2, cell=cell, quote=q,
+                                   message=f"'{key}' is given twice when this dict is built: the later value silently replaces "
+                                           'the earlier one, which is never read'))
+            continue
         _, key, _, existed, cell, line = e
         prev = last_w.get(key)
         if existed and prev is not None and prev != (cell, line) and not read_since.get(key, False) and (key, cell) not in seen:
