@@ -28,7 +28,7 @@ def ours(path):
     sides = np.where(np.arange(len(posts)) % 2 == 0, 'sell', 'buy')
     out = {}
     for model in ('exact', 'pessimistic', 'proportional'):
-        envs = {s: LimitOrderExecutionEnv(book, queue_model=model, side=s) for s in ('sell', 'buy')}
+        envs = {s: LimitOrderExecutionEnv(book, queue_model=model, side=s, trade_through='full') for s in ('sell', 'buy')}  # hftbacktest's rule
         fills, prices = [], []
         t0 = time.perf_counter()
         for t, s in zip(posts, sides):

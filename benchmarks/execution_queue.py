@@ -5,7 +5,7 @@ replay (`LobsterExecutionEnv`) sends each child order into the book; the limit-o
 (`LimitOrderExecutionEnv`) posts it at the touch, tracks its queue position through the LOBSTER messages until the
 next decision, and crosses what is left. Timings alternate between the two so that a busy machine slows both alike;
 the ratio (limit-order episodes per second / marketable episodes per second) is printed. The target of issue 18 is
-a ratio of at least 0.5. Run: `python benchmarks/execution_queue.py [--episodes 200] [--model exact]`.
+a ratio of at least 0.5. Run: `python benchmarks/execution_queue.py [--episodes 200] [--model exact] [--through volume]`.
 """
 import argparse, time
 from pathlib import Path
@@ -31,13 +31,15 @@ def main():
     ap.add_argument('--episodes', type=int, default=200)
     ap.add_argument('--rounds', type=int, default=5, help='alternating timing rounds; the median ratio is reported')
     ap.add_argument('--model', default='exact', choices=('exact', 'pessimistic', 'proportional'))
+    ap.add_argument('--through', default='volume', choices=('volume', 'full'), help='trade-through rule of the limit-order replay')
     ap.add_argument('--synthetic', action='store_true', help='use a simulated book even if the real GOOG sample is there')
     a = ap.parse_args()
     if SHARED.is_dir() and not a.synthetic: book = load_lobster(*find_lobster_pair(SHARED, 'GOOG', 10))
     else: book = simulate_lobster(7200, seed=0)
     N, X, T = 20, 2_000, 600.0
     mkt = LobsterExecutionEnv(book, ExecConfig(parent_size=X, horizon_s=T, n_steps=N))
-    lim = LimitOrderExecutionEnv(book, LimitConfig(parent_size=X, horizon_s=T, n_steps=N, queue_model=a.model))
+    lim = LimitOrderExecutionEnv(book, LimitConfig(parent_size=X, horizon_s=T, n_steps=N, queue_model=a.model,
+                                             trade_through=a.through))
     starts = np.random.default_rng(0).uniform(*mkt.start_range, a.episodes)
     tw = [1.0 / (N - k) for k in range(N)]
     act_m = [np.array([f], np.float32) for f in tw]
@@ -47,7 +49,7 @@ def main():
     for _ in range(a.rounds):
         rm.append(episodes_per_s(mkt, act_m, starts)); rl.append(episodes_per_s(lim, act_l, starts))
     ratio = float(np.median(np.array(rl) / np.array(rm)))
-    print(f'{book!r}; {a.episodes} episodes x {N} decisions, {a.rounds} alternating rounds, queue model {a.model}')
+    print(f'{book!r}; {a.episodes} episodes x {N} decisions, {a.rounds} alternating rounds, queue model {a.model}, trade-through {a.through}')
     print(f'marketable replay:  {np.median(rm):8.1f} episodes/s')
     print(f'limit-order replay: {np.median(rl):8.1f} episodes/s')
     print(f'ratio (limit / marketable): {ratio:.2f}  (target >= 0.5: {"met" if ratio >= 0.5 else "NOT met"})')

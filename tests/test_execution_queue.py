@@ -155,3 +155,65 @@ def test_penalty_mode_equals_sweep_when_the_policy_sells_everything(syn):
         r_p, i_p = _episode(LimitOrderExecutionEnv(syn, completion='penalty', **kw), taker, t0)
         assert i_p['unfilled'] == 0 and i_p['penalty'] == 0 and np.allclose(r_p, r_s, atol=1e-12)
         assert i_p['cost_bps'] == i_s['cost_bps']
+
+# ---------------------------------------------------------------- the agents' symmetric action box
+def test_symmetric_box_agent_acts_in_the_env_as_it_trained(syn):
+    "An agent trained in [-1, 1] (RescaleAction) and evaluated on the unwrapped env through AgentPolicy meets the same episodes."
+    from quantnotes.execution.ppo import PPOConfig
+    from quantnotes.execution.agents import train_agent_algo, AgentPolicy, symmetric_box
+    N = 5
+    fn = lambda: LimitOrderExecutionEnv(syn, parent_size=1_000, horizon_s=150, n_steps=N)
+    m = train_agent_algo(fn, 'ppo', PPOConfig(total_timesteps=256, n_steps=64, batch_size=32, n_envs=2, n_epochs=2, n_threads=1), seed=1)
+    assert (m.action_space.low == -1).all() and (m.action_space.high == 1).all()
+    assert (m.env_action_space.low == 0).all() and (m.env_action_space.high == 1).all()
+    st = paired_start_times((34_300.0, 35_600.0), 6, seed=3)
+    df = evaluate_paired(fn, {'agent': AgentPolicy(m)}, st, info_keys=('cost_bps', 'maker_share'))
+    w = symmetric_box(fn)()
+    for s, cost in zip(st, df.cost_bps):
+        o, _ = w.reset(options={'start_time': float(s)})
+        for _ in range(N):
+            a, _ = m.predict(o, deterministic=True)
+            o, r, term, _, info = w.step(a)
+        assert term and abs(info['cost_bps'] - cost) < 1e-9
+    o0 = np.stack([fn().reset(options={'start_time': float(s)})[0] for s in st])
+    aggr = AgentPolicy(m).act(o0)[:, 1]
+    assert ((aggr > 1 / 3) & (aggr < 2 / 3)).all(), aggr   # barely trained, it posts at the touch (the env's box starts behind it)
+
+# ---------------------------------------------------------------- the trade-through rule: 'full' against 'volume'
+# A 1-level LOBSTER day: 100 shares ask at 58.0010 (ahead of us) execute; a buyer takes 30 at 58.0020, through our
+# price; a bid for 40 arrives at our price and stays; an unrelated bid joins lower down.
+TT_MSG = ['34200.1,1,11,100,5800100,-1', '34200.2,4,11,100,5800100,-1', '34200.3,4,99,30,5800200,-1',
+          '34200.4,1,12,40,5800100,1', '34200.5,1,13,10,5799700,1']
+TT_OB = ['5800100,100,5799800,40', '5800200,50,5799800,40', '5800200,20,5799800,40',
+         '5800200,20,5800100,40', '5800200,20,5800100,40']
+
+@pytest.mark.parametrize('model', QUEUE_MODELS)
+def test_a_big_post_traded_through_by_a_small_print_fills_only_that_print_under_volume(tmp_path, model):
+    from quantnotes.execution.queue import _side_arrays, _opp_levels, _rest_kernel, _THROUGH_CODE, _MODEL_CODE
+    book = load_lobster(*_pair(tmp_path, TT_MSG, TT_OB))
+    S, PAS, scount, opp_aw, _ = _side_arrays(book, 'sell')
+    OPP = _opp_levels(book, 'sell')
+    fill = lambda a, e, qty, rule: tuple(int(v) for v in _rest_kernel(a, e, 5800100, 1, qty, _MODEL_CODE[model], opp_aw, scount, S, PAS,
+                                                                      OPP, _THROUGH_CODE[rule]))
+    assert fill(0, 2, 5_000, 'full') == (5_000, 0)         # the 30-share print fills everything
+    assert fill(0, 2, 5_000, 'volume') == (30, 0)          # ... or only itself
+    assert fill(0, 4, 5_000, 'volume') == (70, 0)          # plus the 40-share bid at our price, counted once
+    assert fill(0, 4, 60, 'volume') == (60, 0)             # never more than the order
+    assert fill(3, 4, 5_000, 'volume') == (40, 40)         # arriving on a bid at our price: 40 marketable, the rest rests
+    assert fill(3, 4, 5_000, 'full') == (5_000, 5_000)
+
+def test_volume_rule_fills_less_of_large_posts_and_still_sells_everything(syn):
+    X, N = 3_000, 6
+    st = paired_start_times((34_300.0, 35_600.0), 30, seed=4)
+    post_all = lambda k: [1.0, 0.5, 0.0]  # everything at the touch, carried, swept at the end
+    out = {}
+    for rule in ('full', 'volume'):
+        e = LimitOrderExecutionEnv(syn, parent_size=X, horizon_s=180, n_steps=N, trade_through=rule)
+        out[rule] = np.array([[info['maker_filled_total'], info['total_filled'], info['cost_bps']]
+                              for info in (_episode(e, post_all, float(t))[1] for t in st)])
+    assert (out['volume'][:, 1] == X).all() and (out['full'][:, 1] == X).all()
+    assert (out['volume'][:, 0] <= out['full'][:, 0]).all() and (out['volume'][:, 0] < out['full'][:, 0]).any()
+    assert out['volume'][:, 2].mean() > out['full'][:, 2].mean()  # filling less passively costs more
+
+def test_trade_through_rule_is_checked():
+    with pytest.raises(ValueError, match='trade_through must be one of volume, full'): LimitConfig(trade_through='partial')

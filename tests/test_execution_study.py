@@ -80,7 +80,7 @@ def test_part_two_must_complete_fee_aware_table(report):
     p = table(report, 'passive_tests')
     assert (p.p_bh >= p.p_wilcoxon - 1e-12).all() and ((p.ci_low <= p.mean_diff + 1e-12) & (p.mean_diff <= p.ci_high + 1e-12)).all()
     assert p.significant.dtype == bool and (p.significant == (p.p_bh <= 0.05)).all()
-    assert {'passive_twap', 'taker_twap', 'passive_twap_best'} == set(p.baseline)
+    assert {'passive_twap', 'taker_twap', 'passive_twap_best', 'agent_start'} == set(p.baseline)
     # the paired mean difference is the difference of the table's means (same episodes)
     d = p.query("setting == 'held-out' and policy == 'passive_twap' and baseline == 'taker_twap'").mean_diff.iloc[0]
     assert abs(d - (tw.loc[('held-out', 'passive_twap'), 'cost_bps'] - tw.loc[('held-out', 'taker_twap'), 'cost_bps'])) < 1e-9
@@ -104,12 +104,14 @@ def test_claims_are_booleans_for_a_seed_sweep(report):
     c = json.loads((report/'results'/'claims.json').read_text())
     assert c and all(isinstance(v, bool) for v in c.values())
     for k in ('passive TWAP beats taker TWAP, held-out', 'ppo beats passive TWAP, held-out', 'ppo passes the sanity ladder',
-              'goal: a learned policy beats passive TWAP, held-out'):
+              'ppo beats its untrained start, held-out', 'goal: a learned policy beats passive TWAP, held-out'):
         assert k in c, k
     assert sum(k.startswith('part 1: ') for k in c) >= 6
     p = table(report, 'passive_tests').set_index(['setting', 'policy', 'baseline'])
     r = p.loc[('held-out', 'passive_twap', 'taker_twap')]
     assert c['passive TWAP beats taker TWAP, held-out'] == bool(r.mean_diff < 0 and r.p_bh < 0.05)
+    if c['goal: a learned policy beats passive TWAP, held-out']:   # a claim only for an agent that passed its ladder
+        assert any(c[f'{a} passes the sanity ladder'] and c[f'{a} beats passive TWAP, held-out'] for a in ('ppo', 'recurrent_ppo') if f'{a} passes the sanity ladder' in c)
 
 def test_writeup_claims_are_generated(report):
     txt = (report/'text'/'writeup_claims.md').read_text()

@@ -4,17 +4,36 @@
 
 # %% ../../nbs/25a_execution_agents.ipynb #ccc1fbec
 from __future__ import annotations
-import time
+import math, time
+from dataclasses import replace
 from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
 import torch
+from gymnasium import spaces
+from gymnasium.wrappers import RescaleAction
 
 from .ppo import PPOConfig, train_ppo, make_vec_env, TqdmCallback
 
 # %% auto #0
-__all__ = ['AGENTS', 'train_agent_algo', 'AgentPolicy']
+__all__ = ['ACTION_BOXES', 'AGENTS', 'symmetric_box', 'to_env_action', 'train_agent_algo', 'AgentPolicy']
+
+# %% ../../nbs/25a_execution_agents.ipynb #aff1d798
+ACTION_BOXES = ('symmetric', 'env')
+
+def symmetric_box(env_fn:Callable, # zero-argument factory of one environment with a Box action
+                 ) -> Callable:
+    "A factory of the same environments acting in [-1, 1] (gymnasium's `RescaleAction`: -1 -> low, 0 -> middle, 1 -> high)."
+    return lambda: RescaleAction(env_fn(), np.float32(-1.0), np.float32(1.0))  # float32 bounds, as the env's
+
+def to_env_action(a:np.ndarray, # actions in the symmetric box, shape (..., m); clipped to [-1, 1] first
+                  space:spaces.Box, # the environment's own action box
+                 ) -> np.ndarray:
+    "Map symmetric-box actions onto `space` as `RescaleAction` does."
+    a = np.clip(np.asarray(a, float), -1.0, 1.0)
+    lo, hi = space.low.astype(float), space.high.astype(float)
+    return lo + (a + 1.0) * 0.5 * (hi - lo)
 
 # %% ../../nbs/25a_execution_agents.ipynb #969a8d1b
 AGENTS = ('ppo', 'recurrent_ppo')
@@ -24,40 +43,54 @@ def train_agent_algo(env_fn:Callable, # zero-argument factory of one environment
                      config:PPOConfig|None=None, # hyperparameters shared by both algorithms
                      seed:int=0, progress:bool=False,
                      lstm_hidden_size:int=32, # recurrent PPO only
+                     box:str='symmetric', # 'symmetric': act in [-1, 1], mapped onto the env's box; 'env': the env's own box
                     ):
-    "Train PPO or recurrent PPO on vectorised copies of `env_fn()`; the model has `.train_seconds` and `.algo`."
+    "Train PPO or recurrent PPO on `env_fn()` copies (`config.log_std_init`: noise in the env's units); the model has `.train_seconds`, `.algo`, `.action_box`, `.env_action_space`."
     if algo not in AGENTS: raise ValueError(f"algo must be one of {', '.join(AGENTS)}, got {algo!r}")
+    if box not in ACTION_BOXES: raise ValueError(f"box must be one of {', '.join(ACTION_BOXES)}, got {box!r}")
     c = config or PPOConfig()
-    if algo == 'ppo':
-        m = train_ppo(env_fn, c, seed, progress)
-        m.algo = 'ppo'; return m
-    from sb3_contrib import RecurrentPPO
-    if c.n_threads: torch.set_num_threads(c.n_threads)
-    venv = make_vec_env(env_fn, c.n_envs, c.vec_env)
-    m = RecurrentPPO('MlpLstmPolicy', venv, learning_rate=c.learning_rate, n_steps=c.n_steps // c.n_envs,
-                     batch_size=c.batch_size, n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda,
-                     clip_range=c.clip_range, ent_coef=c.ent_coef, seed=seed, device='cpu',
-                     policy_kwargs=dict(net_arch=list(c.net_arch), log_std_init=c.log_std_init, lstm_hidden_size=lstm_hidden_size))
-    t0 = time.perf_counter()
-    m.learn(total_timesteps=c.total_timesteps, callback=TqdmCallback(c.total_timesteps, 'RecurrentPPO') if progress else None)
-    m.train_seconds, m.quantnotes_config, m.algo = time.perf_counter() - t0, asdict(c), 'recurrent_ppo'
-    venv.close()
+    space = env_fn().action_space
+    fn = symmetric_box(env_fn) if box == 'symmetric' else env_fn
+    if box == 'symmetric':  # the same exploration noise in the env's units: widen by the ratio of the boxes' widths
+        w = np.unique(np.asarray(space.high, float) - np.asarray(space.low, float))
+        if len(w) != 1: raise ValueError(f'the symmetric box needs action components of equal width, got widths {w}')
+        c = replace(c, log_std_init=c.log_std_init + math.log(2.0 / w[0]))
+    if algo == 'ppo': m = train_ppo(fn, c, seed, progress)
+    else:
+        from sb3_contrib import RecurrentPPO
+        if c.n_threads: torch.set_num_threads(c.n_threads)
+        venv = make_vec_env(fn, c.n_envs, c.vec_env)
+        m = RecurrentPPO('MlpLstmPolicy', venv, learning_rate=c.learning_rate, n_steps=c.n_steps // c.n_envs,
+                         batch_size=c.batch_size, n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda,
+                         clip_range=c.clip_range, ent_coef=c.ent_coef, seed=seed, device='cpu',
+                         policy_kwargs=dict(net_arch=list(c.net_arch), log_std_init=c.log_std_init, lstm_hidden_size=lstm_hidden_size))
+        t0 = time.perf_counter()
+        m.learn(total_timesteps=c.total_timesteps, callback=TqdmCallback(c.total_timesteps, 'RecurrentPPO') if progress else None)
+        m.train_seconds, m.quantnotes_config = time.perf_counter() - t0, asdict(c)
+        venv.close()
+    m.algo, m.action_box, m.env_action_space = algo, box, space
     return m
 
 # %% ../../nbs/25a_execution_agents.ipynb #c1ea4fa3
 class AgentPolicy:
-    "A trained sb3 model (PPO or RecurrentPPO) as a batched deterministic policy returning whole actions."
+    "A trained sb3 model (PPO or RecurrentPPO) as a batched deterministic policy returning whole actions in the env's box."
     def __init__(self, model, name:str|None=None,
                  n_threads:int|None=1, # torch threads while acting
+                 action_space:spaces.Box|None=None, # the environment's action box (default: the one the model was trained for)
                 ):
         self.model, self.n_threads = model, n_threads
         self.name = name or getattr(model, 'algo', 'agent')
         self.recurrent = hasattr(model.policy, 'lstm_actor')
+        self.space = action_space if action_space is not None else getattr(model, 'env_action_space', model.action_space)
+        ms = model.action_space
+        self.rescale = not (np.array_equal(ms.low, self.space.low) and np.array_equal(ms.high, self.space.high))
+        if self.rescale and not (np.all(ms.low == -1) and np.all(ms.high == 1)):
+            raise ValueError(f'the model acts in [{ms.low}, {ms.high}], neither the environment\'s box nor [-1, 1]')
         self._state = None
 
     def act(self, obs:np.ndarray, # observations (n, d)
            ) -> np.ndarray:
-        "Deterministic actions, shape (n, m), clipped to the action space."
+        "Deterministic actions in the environment's box, shape (n, m)."
         obs = np.atleast_2d(np.asarray(obs, np.float32))
         prev = torch.get_num_threads()
         if self.n_threads: torch.set_num_threads(self.n_threads)
@@ -69,7 +102,8 @@ class AgentPolicy:
                 a, self._state = self.model.predict(obs, state=self._state, episode_start=start, deterministic=True)
             else: a, _ = self.model.predict(obs, deterministic=True)
         finally: torch.set_num_threads(prev)
-        sp = self.model.action_space
-        return np.clip(np.asarray(a, float).reshape(len(obs), -1), sp.low, sp.high)
+        a = np.asarray(a, float).reshape(len(obs), -1)
+        if self.rescale: a = to_env_action(a, self.space)
+        return np.clip(a, self.space.low, self.space.high)
 
-    def __repr__(self): return f'AgentPolicy({self.name}, recurrent={self.recurrent})'
+    def __repr__(self): return f'AgentPolicy({self.name}, recurrent={self.recurrent}, rescale={self.rescale})'

@@ -136,16 +136,16 @@ def ladder_recover(lam:float=0.0, # risk aversion of the model environment (1/$)
                    model=None, # an already trained sb3 model for this environment (skips training)
                    progress:bool=False,
                    algo:str='ppo', # 'ppo' or 'recurrent_ppo' (see `25a_execution_agents`)
+                   box:str='env', # the agent's action box: 'env' (part 1's agents) or 'symmetric' (part 2's, see `25a_execution_agents`)
                   ) -> tuple[dict, object]:
     "Rung 1: train the agent in the AC model environment and compare its cost to the closed form; (row, model)."
-    from quantnotes.execution.ppo import PPOPolicy
     from quantnotes.execution.agents import train_agent_algo, AgentPolicy
     kw = {**LADDER_ENV, **(env_kwargs or {}), 'lam': lam}
-    if model is None: model = train_agent_algo(lambda: AlmgrenChrissEnv(**kw), algo, config, seed, progress)
+    if model is None: model = train_agent_algo(lambda: AlmgrenChrissEnv(**kw), algo, config, seed, progress, box=box)
     u = AlmgrenChrissEnv(**kw)
     cf = expected_cost_closed_form(u)
     df = _ladder_eval(kw, {'twap': TWAPPolicy(u.n_steps), 'ac': ACPolicy(cf.loc['ac', 'fractions']),
-                           'ppo': PPOPolicy(model) if algo == 'ppo' else AgentPolicy(model)}, n_eval, seed)
+                           'ppo': AgentPolicy(model)}, n_eval, seed)
     J = summarise(df).objective_bps
     pdf = paired_differences(df, 'ac', value='objective')
     d = pdf.loc['ppo']
@@ -155,7 +155,7 @@ def ladder_recover(lam:float=0.0, # risk aversion of the model environment (1/$)
     # share of AC's (paired) improvement over TWAP that the agent recovers; undefined when AC is TWAP
     recovered = 1 - d.mean_diff / pdf.loc['twap', 'mean_diff'] if j_tw - j_ac > 1e-9 else np.nan
     ok = bool(gap <= tol and not too_good and (np.isnan(recovered) or recovered >= min_recovered))
-    row = dict(check=f"recover AC (lam={lam:g})" + ('' if algo == 'ppo' else f' [{algo}]'), agent_bps=J['ppo'], closed_form_bps=j_ac, twap_closed_bps=j_tw,
+    row = dict(check=f"recover AC (lam={lam:g})" + ('' if (algo, box) == ('ppo', 'env') else f" [{algo}{', symmetric box' if box == 'symmetric' else ''}]"), agent_bps=J['ppo'], closed_form_bps=j_ac, twap_closed_bps=j_tw,
                ac_mc_bps=J['ac'], other_agent_bps=np.nan, rel_gap=gap, recovered=recovered,
                diff_vs_ref_bps=d.mean_diff, ci_low=d.ci_low, ci_high=d.ci_high, passed=ok,
                train_seconds=getattr(model, 'train_seconds', np.nan))

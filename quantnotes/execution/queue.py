@@ -16,11 +16,12 @@ from .lobster import LobsterBook, PRICE_SCALE
 from .env import ExecConfig, LobsterExecutionEnv, walk_book, walk_book_depleted, overflow_notional
 
 # %% auto #0
-__all__ = ['QUEUE_MODELS', 'NASDAQ_2012_TAKER_FEE', 'NASDAQ_2012_MAKER_REBATE', 'LimitConfig', 'queue_fill',
+__all__ = ['QUEUE_MODELS', 'TRADE_THROUGH', 'NASDAQ_2012_TAKER_FEE', 'NASDAQ_2012_MAKER_REBATE', 'LimitConfig', 'queue_fill',
            'LimitOrderExecutionEnv', 'validate_queue']
 
 # %% ../../nbs/22a_execution_queue.ipynb #7e0904b8
 QUEUE_MODELS = ('exact', 'pessimistic', 'proportional')
+TRADE_THROUGH = ('volume', 'full') # what a trade through our price fills: the volume that traded, or the whole order
 NASDAQ_2012_TAKER_FEE, NASDAQ_2012_MAKER_REBATE = 0.0030, 0.0020  # $/share, see the prose above
 
 @dataclass
@@ -28,6 +29,7 @@ class LimitConfig(ExecConfig):
     "`ExecConfig` plus what a limit-order replay needs: completion rule, queue model, latency and fees."
     completion:str='sweep' # must-complete by default here; 'penalty' keeps the write-up's rule
     queue_model:str='exact' # 'exact' (LOBSTER order ids), 'pessimistic' or 'proportional' (see `queue_fill`)
+    trade_through:str='volume' # 'volume' (size-aware, conservative) or 'full' (the issue's and hftbacktest's rule)
     latency_s:float=0.0 # seconds between a decision and our order reaching the book
     taker_fee:float=NASDAQ_2012_TAKER_FEE # $ per share paid on marketable fills (and the final sweep)
     maker_rebate:float=NASDAQ_2012_MAKER_REBATE # $ per share received on passive fills
@@ -36,6 +38,7 @@ class LimitConfig(ExecConfig):
         super().__post_init__()
         def bad(msg): raise ValueError(f'LimitConfig: {msg}')
         if self.queue_model not in QUEUE_MODELS: bad(f'queue_model must be one of {", ".join(QUEUE_MODELS)}, got {self.queue_model!r}')
+        if self.trade_through not in TRADE_THROUGH: bad(f'trade_through must be one of {", ".join(TRADE_THROUGH)}, got {self.trade_through!r}')
         for k in ('latency_s', 'taker_fee', 'maker_rebate'):
             v = getattr(self, k)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
@@ -84,62 +87,125 @@ except ImportError:  # numba is optional: the same loop runs as plain Python, on
     def njit(*args, **kwargs): return lambda f: f
 
 _MODEL_CODE = {'exact': 0, 'pessimistic': 1, 'proportional': 2}
+_THROUGH_CODE = {'full': 0, 'volume': 1}
 
 @njit(cache=True)
-def _rest_kernel(a, e, p, aw, qty, model, opp_aw, scount, S, PAS):
-    "Compiled `queue_fill` over book rows a+1..e with the trade-through rules; returns (filled, crossed on arrival)."
+def _opp_depth(OPP, i, paw, aw):
+    "Shares the other side shows at row i at prices at or beyond ours (its empty levels have size 0)."
+    d = 0.0
+    for l in range(OPP.shape[2]):
+        if OPP[0, i, l] * aw >= paw: d += OPP[1, i, l]
+    return d
+
+@njit(cache=True)
+def _ahead0(pas_px, pas_sz, a, p, aw):
+    "Visible shares ahead of an order arriving at price p at row a (the best level's size when p is out of view)."
+    L = pas_px.shape[1]
+    if (p - pas_px[a, L - 1]) * aw > 0: return float(pas_sz[a, 0])
+    A = 0.0
+    for l in range(L):
+        if pas_px[a, l] == p: A += pas_sz[a, l]
+    return A
+
+@njit(cache=True)
+def _queue_msg(t, s, o, r, p, aw, model, A, took, new, nn, pas_px, pas_sz):
+    "`queue_fill`'s rules for one message at our price (type t, size s, id o, book row r): the new (A, took, nn)."
+    if t == 1:                                   # a new order joins behind us
+        new[nn] = o; nn += 1
+    elif t == 5: pass                            # hidden executions at our price move nothing
+    elif model == 0:
+        behind = False
+        for x in range(nn):
+            if new[x] == o:
+                behind = True; break
+        if behind:
+            if t == 4 and A <= 0: took += s
+        elif s <= A: A -= s
+        else:
+            if t == 4: took += s - max(A, 0.0)
+            A = 0.0
+    elif t == 4: A -= s
+    else:
+        L = pas_px.shape[1]
+        vis = (p - pas_px[r, L - 1]) * aw <= 0
+        D = 0.0
+        if vis:
+            for l in range(L):
+                if pas_px[r, l] == p: D += pas_sz[r, l]
+        if model == 1:
+            if vis and D < A: A = D
+        elif A > 0:
+            before = D + s if vis else A + s
+            A -= s * min(A / before, 1.0)
+            if vis and D < A: A = D
+    return A, took, nn
+
+@njit(cache=True)
+def _rest_volume(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP):
+    "The `'volume'` rule over book rows a+1..e, row by row (the price trades through us somewhere): (filled, of which taker)."
     s_px, s_et, s_sz, s_oid, s_row = S[0], S[1], S[2], S[3], S[4]  # our side's messages
     pas_px, pas_sz = PAS[0], PAS[1]  # our side's levels
     paw = p * aw
-    if opp_aw[a] >= paw: return qty, True
-    if e <= a: return 0, False
-    for i in range(a + 1, e + 1):
-        if opp_aw[i] >= paw: return qty, False
+    A, pre, taker = 0.0, 0.0, 0
+    if opp_aw[a] >= paw:  # marketable on arrival: what the other side shows at or beyond our price, the rest rests
+        pre = _opp_depth(OPP, a, paw, aw)
+        taker = min(qty, int(pre))
+        if taker >= qty: return qty, qty
+    else: A = _ahead0(pas_px, pas_sz, a, p, aw)
+    if e <= a: return taker, taker
+    rest = qty - taker
     lo, hi = scount[a], scount[e]
-    L = pas_px.shape[1]
-    A = 0.0
-    if (p - pas_px[a, L - 1]) * aw <= 0:
-        for l in range(L):
-            if pas_px[a, l] == p: A += pas_sz[a, l]
-    else: A = float(pas_sz[a, 0])
     took = 0.0
     new = np.empty(max(hi - lo, 1), np.int64)
     nn = 0
-    for j in range(lo, hi):
-        t = s_et[j]
-        if t >= 4 and s_px[j] * aw > paw: return qty, False
-        if s_px[j] != p: continue
-        s, o = s_sz[j], s_oid[j]
-        if t == 1:
-            new[nn] = o; nn += 1
-        elif t == 5: continue
-        elif model == 0:
-            behind = False
-            for x in range(nn):
-                if new[x] == o:
-                    behind = True; break
-            if behind:
-                if t == 4 and A <= 0: took += s
-            elif s <= A: A -= s
-            else:
-                if t == 4: took += s - max(A, 0.0)
-                A = 0.0
-        elif t == 4: A -= s
-        else:
-            r = s_row[j]
-            vis = (p - pas_px[r, L - 1]) * aw <= 0
-            D = 0.0
-            if vis:
-                for l in range(L):
-                    if pas_px[r, l] == p: D += pas_sz[r, l]
-            if model == 1:
-                if vis and D < A: A = D
-            elif A > 0:
-                before = D + s if vis else A + s
-                A -= s * min(A / before, 1.0)
-                if vis and D < A: A = D
+    j = lo
+    for i in range(a + 1, e + 1):
+        hit = 0.0  # volume that traded through our price at this row
+        if j < hi and s_row[j] == i:  # the message of this row is on our side
+            if s_et[j] >= 4 and s_px[j] * aw > paw: hit = float(s_sz[j])
+            elif s_px[j] == p:
+                A, took, nn = _queue_msg(s_et[j], s_sz[j], s_oid[j], i, p, aw, model, A, took, new, nn, pas_px, pas_sz)
+            j += 1
+        if opp_aw[i] >= paw:
+            d = _opp_depth(OPP, i, paw, aw)
+            if d > pre: hit += d - pre
+            pre = d
+        else: pre = 0.0
+        if hit > 0:  # an execution of an order we have not seen: the queue ahead first, then us
+            if model == 0:
+                if hit <= A: A -= hit
+                else:
+                    took += hit - A; A = 0.0
+            else: A -= hit
+            if (took if model == 0 else -A) >= rest: return qty, taker
     filled = took if model == 0 else max(0.0, -A)
-    return min(qty, int(filled)), False
+    return taker + min(rest, int(filled)), taker
+
+@njit(cache=True)
+def _rest_kernel(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP, through):
+    "Compiled `queue_fill` over book rows a+1..e with the trade-through rule (0 full, 1 volume); (filled, of which taker)."
+    s_px, s_et, s_row = S[0], S[1], S[4]  # our side's messages
+    paw = p * aw
+    if opp_aw[a] >= paw:
+        if through == 0: return qty, qty
+        return _rest_volume(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP)
+    if e <= a: return 0, 0
+    for i in range(a + 1, e + 1):
+        if opp_aw[i] >= paw:
+            if through == 0: return qty, 0
+            return _rest_volume(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP)
+    lo, hi = scount[a], scount[e]
+    A, took = _ahead0(PAS[0], PAS[1], a, p, aw), 0.0
+    new = np.empty(max(hi - lo, 1), np.int64)
+    nn = 0
+    for j in range(lo, hi):
+        if s_et[j] >= 4 and s_px[j] * aw > paw:
+            if through == 0: return qty, 0
+            return _rest_volume(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP)
+        if s_px[j] == p:
+            A, took, nn = _queue_msg(s_et[j], S[2, j], S[3, j], s_row[j], p, aw, model, A, took, new, nn, PAS[0], PAS[1])
+    filled = took if model == 0 else max(0.0, -A)
+    return min(qty, int(filled)), 0
 
 # %% ../../nbs/22a_execution_queue.ipynb #97c5b5f9
 _SIDES = weakref.WeakKeyDictionary()  # book -> {side: arrays}, shared by every environment copy on the same book
@@ -159,6 +225,15 @@ def _side_arrays(book:LobsterBook, side:str) -> tuple:
         got[side] = (S, PAS, np.cumsum(mine), opp_aw, np.ascontiguousarray(PAS[0, :, 0]))
     return got[side]
 
+def _opp_levels(book:LobsterBook, side:str) -> np.ndarray:
+    "The other side's prices and sizes (2, rows, levels), which the `'volume'` rule reads when it reaches our price."
+    got = _SIDES.setdefault(book, {})
+    key = side + ':opp'
+    if key not in got:
+        sell = side == 'sell'
+        got[key] = np.stack((book.bid_px, book.bid_sz) if sell else (book.ask_px, book.ask_sz)).astype(np.int64)
+    return got[key]
+
 class LimitOrderExecutionEnv(LobsterExecutionEnv):
     "The replay with limit orders: post at the touch or a tick behind it (queue position tracked), or cross; fees; must-complete."
     def __init__(self, book:LobsterBook, # the replayed book (real or synthetic)
@@ -175,6 +250,7 @@ class LimitOrderExecutionEnv(LobsterExecutionEnv):
         self._pdir, self._away = (-1, 1) if cfg.side == 'sell' else (1, -1)  # our limit orders' LOBSTER direction; worse prices
         self._tick_u = int(round(self.tick * PRICE_SCALE))
         self._S, self._PAS, self._scount, self._opp_aw, self._pas_touch = _side_arrays(book, cfg.side)
+        self._OPP, self._through = _opp_levels(book, cfg.side), _THROUGH_CODE[cfg.trade_through]
         self.observation_space = spaces.Box(-10.0, 10.0, (7,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (3,), np.float32)
 
@@ -194,11 +270,12 @@ def reset(self:LimitOrderExecutionEnv, *, seed:int|None=None, options:dict|None=
 
 # %% ../../nbs/22a_execution_queue.ipynb #8fd94b42
 @patch
-def _rest(self:LimitOrderExecutionEnv, p:int, qty:int, t_arr:float, e:int) -> tuple[int, bool]:
-    "Rest `qty` shares at price `p` from `t_arr` to event row `e`; (shares filled, whether it crossed on arrival)."
+def _rest(self:LimitOrderExecutionEnv, p:int, qty:int, t_arr:float, e:int) -> tuple[int, int]:
+    "Rest `qty` shares at price `p` from `t_arr` to event row `e`; (shares filled, of which marketable on arrival)."
     a = int(np.searchsorted(self._time, t_arr, 'right')) - 1 if t_arr != self._t_dec else self._a_dec
-    f, took = _rest_kernel(a, e, p, self._away, qty, self._model, self._opp_aw, self._scount, self._S, self._PAS)
-    return int(f), bool(took)
+    f, tk = _rest_kernel(a, e, p, self._away, qty, self._model, self._opp_aw, self._scount, self._S, self._PAS,
+                         self._OPP, self._through)
+    return int(f), int(tk)
 
 # %% ../../nbs/22a_execution_queue.ipynb #e0df611d
 @patch
@@ -233,9 +310,8 @@ def step(self:LimitOrderExecutionEnv, action):
             p = self._touch[k] + (self._away * self._tick_u if aggr < 1 / 3 else 0)
             self._posted += want
             self._t_dec, self._a_dec = self._ts[k], self._idx[k]
-            f, took = self._rest(p, want, self._ts[k] + cfg.latency_s, self._idx[k + 1])
-            if took: tf, tn = f, f * p
-            else: mf, mn = f, f * p
+            f, tk = self._rest(p, want, self._ts[k] + cfg.latency_s, self._idx[k + 1])
+            tf, tn, mf, mn = tk, tk * p, f - tk, (f - tk) * p
             if xrest > 0.5 and want - f > 0:
                 f2, n2 = self._take(k + 1, want - f); tf += f2; tn += n2; crossed_now = f2
     if last and cfg.completion == 'sweep' and q - tf - mf > 0:  # must-complete: sweep the rest at the horizon
