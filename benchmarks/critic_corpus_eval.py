@@ -2,7 +2,8 @@
 their union, per defect class: caught/total, false positives on clean notebooks, seconds per notebook.
 
     nice -n 10 .venv/bin/python benchmarks/critic_corpus_eval.py                 # the development half
-    nice -n 10 .venv/bin/python benchmarks/critic_corpus_eval.py --half test     # the sealed half: the lead runs it ONCE
+    nice -n 10 .venv/bin/python benchmarks/critic_corpus_eval.py --half test     # the first test half (read once, then spent)
+    nice -n 10 .venv/bin/python benchmarks/critic_corpus_eval.py --half test2    # the second, unseen corpus: the lead runs it ONCE
 
 Only the key entries of the chosen half are read (the key files are filtered by SPLIT.json in code). A finding counts
 when its severity is 1 or 2; "caught" needs the key's class, "at cell" also the key's cell. A clean notebook with any
@@ -23,7 +24,8 @@ def half_keys(half:str) -> dict:
     "{'cwN/cwN_NNN.ipynb': key entry} for the notebooks of one half only."
     names = json.loads((CORPUS/'SPLIT.json').read_text())[half]
     wanted, out = set(names), {}
-    for k in sorted(KEYS.glob('*.json')):
+    for author in sorted({n.split('/')[0] for n in names}):  # only the key files of this half's authors are opened
+        k = KEYS/f'{author}.json'
         for e in json.loads(k.read_text()):
             name = f'{k.stem}/{e["notebook"]}'
             if name in wanted: out[name] = dict(label=e['label'], cell=e.get('cell'))
@@ -91,7 +93,8 @@ def table(scores:dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--half', default='dev', choices=['dev', 'test'], help='which half of SPLIT.json (default dev)')
+    halves = [k for k, v in json.loads((CORPUS/'SPLIT.json').read_text()).items() if isinstance(v, list)]
+    p.add_argument('--half', default='dev', choices=halves, help='which part of SPLIT.json (default dev)')
     p.add_argument('--no-dynamic', action='store_true', help='static Critic only')
     p.add_argument('--isolation', default='none', choices=['auto', 'bwrap', 'none'])
     p.add_argument('--jobs', type=int, default=1, help='notebooks reviewed at once')

@@ -158,7 +158,12 @@ def main(argv:list[str]|None=None) -> int:
     if args.command in ('regenerate', 'sweep'):  # long batch runs: `kill` cleans up as Ctrl-C does
         from quantnotes.runner import stop_on_sigterm
         stop_on_sigterm()
-    return args.func(args)
+    try: return args.func(args)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM through `stop_on_sigterm`: one line, not a traceback
+        how = str(e) or 'Ctrl-C'
+        kept = ('; finished reports are kept and nothing half-written was left' if args.command in ('regenerate', 'sweep') else '')
+        print(f'interrupted ({how}): `quantnotes {args.command}` stopped{kept}', file=sys.stderr)
+        return 130
 
 # %% ../nbs/90_cli.ipynb #4056e428
 #| eval: false

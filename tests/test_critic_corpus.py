@@ -37,15 +37,24 @@ def test_every_notebook_has_hypothesis_key_and_clean_execution():
             assert e['line'] and e['line'].strip() in cell, f"{nbp.name}: key line not in cell {e['cell']}"
 
 def test_split_is_frozen_and_balanced():
+    """SPLIT.json's parts cover the corpus once each. `dev` and `test` (authors cw1-cw4) hold every label and author;
+    `test2`, the second test corpus written after the first test half was spent, is by other authors only and holds
+    every label too."""
     split = json.loads((CORPUS/'SPLIT.json').read_text())
     entries = {f'{a}/{e["notebook"]}': (a, e['label']) for a, e in _entries()}
-    dev, test = set(split['dev']), set(split['test'])
-    assert not dev & test and dev | test == set(entries)
-    for part in (dev, test):  # every label and author in both halves
-        assert {entries[k][1] for k in part} == {l for _, l in entries.values()}
-        assert {entries[k][0] for k in part} == {a for a, _ in entries.values()}
-    n = Counter(entries[k][1] for k in test)
-    assert n['clean'] >= 20 and sum(v for k, v in n.items() if k != 'clean') >= 20
+    parts = {k: set(v) for k, v in split.items() if isinstance(v, list)}
+    assert sum(map(len, parts.values())) == len(set().union(*parts.values())), 'a notebook is in two parts'
+    assert set().union(*parts.values()) == set(entries), 'SPLIT.json does not cover the corpus'
+    labels = {l for _, l in entries.values()}
+    authors = lambda part: {entries[k][0] for k in part}
+    assert authors(parts['dev']) == authors(parts['test'])
+    for name, part in parts.items():
+        assert {entries[k][1] for k in part} == labels, f'{name}: not every label'
+    if 'test2' in parts: assert not authors(parts['test2']) & authors(parts['dev']), 'test2 shares an author with dev'
+    for name in ('test', 'test2'):
+        if name not in parts: continue
+        n = Counter(entries[k][1] for k in parts[name])
+        assert n['clean'] >= 20 and sum(v for k, v in n.items() if k != 'clean') >= 20, name
 
 def _eval_script():
     import importlib.util

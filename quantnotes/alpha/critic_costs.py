@@ -53,6 +53,13 @@ def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
         self.find('cost_omission', 1, self.loc(node), f'the cost subtracted here is computed from the trading of {", ".join(sorted(charged & (pnl.legs | set().union(*(anc(l) for l in pnl.legs)))) or sorted(charged))} '
                   f'only: {", ".join(free)} also trade in this P&L and pay nothing')
 
+# %% ../../nbs/14_critic_costs.ipynb #34d6b9cd
+@patch
+def netted_cost(self:Analyser, node, cost:Info):
+    "A cost computed from position changes summed across assets before their absolute value: buys and sells cancel."
+    self.find('cost_omission', 2, cost.netted, f'signed position changes are summed across assets before their size is taken, '
+              f'so buys cancel sells and the cost charged at line "{self.line(self.loc(node))}" misses most of the trading')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):

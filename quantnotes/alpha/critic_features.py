@@ -45,3 +45,14 @@ def column_write(self:Analyser, name:str, col:str, s, loc):
         self.find('feature_name_collision', 2, loc, f'`{name}["{col}"]` was defined at cell {first[0]} ("{self.line(first)}") and is '
                   'overwritten here with a different quantity: later uses get the new meaning silently')
     if self.depth == 0 and not any(p[0] == loc for p in prev): self.col_sites[(name, col)] = prev + [(loc, dump, selfref)]
+
+# %% ../../nbs/14_critic_features.ipynb #5f6a104e
+@patch
+def repeated_names(self:Analyser, locs:list, name:str, what:str):
+    "One name given twice in one literal, or replaced by an update that also adds names: only the last value survives."
+    if len(locs) > 1:
+        self.find('feature_name_collision', 2, locs[-1], f'the {what} gives the name "{name}" twice (first at line '
+                  f'"{self.line(locs[0])}"): only the last value survives, the first feature is silently dropped')
+    elif locs:
+        self.find('feature_name_collision', 2, locs[0], f'{what} adds new names and also replaces the existing "{name}": '
+                  'the earlier feature of that name is silently dropped')

@@ -50,6 +50,10 @@ class Info:
     legs: frozenset = frozenset()  # position variables multiplied by returns in the P&L it was made from
     colinfo: Optional[dict] = None  # {column: Info} of a frame built from a dict or written column by column
     tslice: bool = False  # rows up to a loop's time index (`x[t-k:t]` inside `for t in range(...)`): a window, not the whole sample
+    signed: bool = False  # signed position changes (buys positive, sells negative): their size needs an `abs`
+    netsum: Optional[tuple] = None  # (cell, line) where signed changes were summed across assets (a net flow, or a demeaning)
+    netted: Optional[tuple] = None  # ... and the size of that net sum then taken (`abs`) as if it were the traded amount
+    xsec: bool = False  # one date's cross-section (`x.loc[d]` for a date `d` of the index): a reduction runs across assets, not time
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
 def _lead(a):
@@ -69,7 +73,9 @@ def merge(*infos:Info) -> Info:
                 cost=any(i.cost for i in xs), turnover=any(i.turnover for i in xs), stat=any(i.stat for i in xs),
                 period=next((i.period for i in xs if i.period), None), leak=leak, lagged=any(i.lagged for i in xs),
                 mix=next((i.mix for i in xs if i.mix), None), filt=next((i.filt for i in xs if i.filt), None),
-                np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)))
+                np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)),
+                xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
+                netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None))
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -126,6 +132,9 @@ def _code(src:str) -> str:
 _NO_PROP = {'rolling', 'expanding', 'ewm', 'shift', 'pct_change', 'diff', 'round', 'head', 'tail', 'resample', 'quantile',
             'clip', 'astype', 'rename', 'to_frame', 'fillna', 'dropna', 'apply', 'agg', 'aggregate', 'reindex', 'set_index',
             'reset_index', 'sort_index', 'describe', 'pipe', 'stack', 'unstack', 'nlargest', 'nsmallest', 'get', 'between'}
+_ROWWISE = {'fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype'}
+_CALENDAR_M = {'to_period', 'to_series', 'to_timestamp', 'normalize', 'strftime', 'to_list', 'tolist', 'floor', 'ceil',
+               'unique', 'drop_duplicates', 'to_numpy', 'asfreq'}
 _REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'skew', 'kurt', 'kurtosis', 'count', 'quantile', 'sem',
            'mad', 'prod', 'any', 'all', 'nunique', 'corr', 'cov', 'describe', 'idxmax', 'idxmin', 'argmax', 'argmin'}
 _NP_REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'nanmean', 'nanstd', 'nanvar', 'nansum', 'nanmedian',
@@ -159,6 +168,7 @@ class Analyser:
         self.any_net = False
         self.in_loop = 0
         self.tvars = set()  # names bound by `for t in range(...)` loops and comprehensions: time indices
+        self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
 
     # ---- rule hooks: no-ops here; the rule notebooks (14_critic_*) fill them in with `@patch`
     def check_lag(self, loc, pos, r): "A position times a return at `loc` (look-ahead rule)."
@@ -176,6 +186,8 @@ class Analyser:
         return int(max([1.5 * self.lookback] + yrs))
     def output_checks(self): "Sample dates printed in the outputs (sample rule)."
     def selection(self, n, vals): "The best of several values is picked (parameter rule)."
+    def repeated_names(self, locs, name, what): "A literal names `name` twice (at `locs`): a dict keeps the last (feature-name rule)."
+    def netted_cost(self, node, cost): "A cost from position changes netted across assets is charged (cost rule)."
     def leg_costs(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: does it charge every leg?)."
     def collision(self, n, a, b, on, how): "Two frames are joined or merged (feature-name rule)."
     def concat_collision(self, loc, shared, keyed): "Frames concatenated side by side share the columns `shared` (feature-name rule)."
@@ -285,6 +297,10 @@ def ev_Tuple(self:Analyser, n):
     "A tuple or list literal: the merge of its items, which are kept for unpacking."
     items = [self.ev(e) for e in n.elts]
     i = merge(*items); i.items = items
+    names = [self.const_of(e.elts[0]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 else None for e in n.elts]
+    if len(names) > 1 and all(isinstance(k, str) for k in names):  # named pairs, e.g. a feature registry
+        for k in {k for k in names if names.count(k) > 1}:
+            self.repeated_names([self.loc(e) for kk, e in zip(names, n.elts) if kk == k], k, 'list of named pairs')
     if all(x.const is not None for x in items): i.const = tuple(x.const for x in items)
     return i
 Analyser.ev_List = Analyser.ev_Tuple
@@ -296,7 +312,11 @@ def ev_Dict(self:Analyser, n):
     vals = [self.ev(v) for v in n.values]
     i = merge(*vals)
     keys = [self.const_of(k) if k is not None else None for k in n.keys]
+    for k in {k for k in keys if isinstance(k, str) and keys.count(k) > 1}:
+        self.repeated_names([self.loc(v) for kk, v in zip(keys, n.values) if kk == k], k, 'dict literal')
     if all(isinstance(k, str) for k in keys):
+        ps = {v.period for v in vals if v.lead is not None or v.stat}  # columns of different periods: the frame has no one period
+        if len(ps) > 1: i.period = None
         i.cols = frozenset(keys)
         i.items = vals
         i.colinfo = dict(zip(keys, vals))
@@ -346,10 +366,11 @@ def ev_comp(self:Analyser, n, elts):
     for g in n.generators:
         it = self.ev(g.iter)
         self.bind(g.target, replace(it, const=None, items=None, cols=None))
+        if it.index == 'index' and isinstance(g.target, ast.Name): self.date_vars.add(g.target.id)  # one date per pass
         new |= self.time_var(g.iter, g.target) - self.tvars
         for c in g.ifs: self.ev(c)
     self.in_loop += 1; self.tvars |= new
-    try: return merge(*(self.ev(e) for e in elts))
+    try: return replace(merge(*(self.ev(e) for e in elts)), xsec=False)  # rows gathered over the loop: a time series again
     finally: self.in_loop -= 1; self.tvars -= new
 
 # %% ../../nbs/14_critic.ipynb #5ec97845
@@ -488,9 +509,13 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl:
         i.net = True; i.cost = False; self.any_net = True
         self.leg_costs(node, a, b)
+        if b.netted and (b.cost or a.pnl): self.netted_cost(node, b)
+    if op in ('Sub', 'Div') and not (a.netsum or a.netted) and (b.netsum or b.netted):  # demeaned or scaled by a per-date total
+        i.netsum = i.netted = None
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \
-            and ast.dump(nb.func.value) == ast.dump(na) and not a.ret and not self._is_price(a): i.turnover = True
-    if op in ('Mult', 'Div') and (a.turnover or b.turnover) and (a.cost or b.cost): i.cost = True
+            and ast.dump(nb.func.value) == ast.dump(na) and not a.ret and not self._is_price(a): i.turnover = i.signed = True
+    if op in ('Mult', 'Div', 'MatMult') and (a.turnover or b.turnover) and (a.cost or b.cost): i.cost = True
+    if op == 'MatMult' and (a.turnover and a.signed or b.turnover and b.signed): i.netsum = loc  # a dot product sums signed trades
     if op in ('Mult',) and (a.mask or b.mask) and (a.lead is not None and b.lead is not None):
         mk = a.mask or b.mask
         i.pending = (loc, mk['kind'], mk)
@@ -507,7 +532,8 @@ def _position_like(self:Analyser, i) -> bool:
 def _same_base(self:Analyser, x, y) -> bool:
     "`x` and `y` are the same series, one of them shifted (a k-period change, not a mix of two inputs)."
     if x is None or y is None: return False
-    strip = lambda e: e.func.value if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == 'shift' else e
+    strip = lambda e: e.func.value if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == 'shift' else \
+        e.value if isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Slice) else e  # `x[k:] - x[:-k]`: one array, two offsets
     return ast.dump(strip(x)) == ast.dump(strip(y))
 
 # %% ../../nbs/14_critic.ipynb #0a5e8f49
@@ -575,7 +601,7 @@ def _subscript(self:Analyser, n):
     key = self.ev(sl)
     if key.mask is not None:
         out = replace(merge(base, replace(key, mask=None, lead=None if key.mask['kind'] == 'date' else key.lead)), cols=base.cols,
-                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo)
+                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo, index=base.index)
         out.pending = (loc, key.mask['kind'], key.mask)
         if key.mask['kind'] == 'date':
             eff = self.date_effect(key.mask)
@@ -593,7 +619,14 @@ def _subscript(self:Analyser, n):
         per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) else None
         return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period)
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
-    if isinstance(k, (list, tuple)) and all(isinstance(x, str) for x in k): return replace(base, cols=frozenset(k), pending=None, const=None)
+    if isinstance(k, (list, tuple)) and all(isinstance(x, str) for x in k):
+        if base.colinfo and all(x in base.colinfo for x in k):  # only what the selected columns were made from
+            sel = merge(*(base.colinfo[x] for x in k))
+            return replace(base, lead=sel.lead, leak=sel.leak, mix=sel.mix, lagged=sel.lagged, ret=sel.ret, cols=frozenset(k),
+                           colinfo={x: base.colinfo[x] for x in k}, pending=None, const=None)
+        return replace(base, cols=frozenset(k), pending=None, const=None)
+    if acc is not None and k is None and isinstance(sl, ast.Name) and (sl.id in self.date_vars or (acc in ('iloc', 'iat') and sl.id in self.tvars)):
+        return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)  # one date's row
     if base.const is not None and k is not None:
         try: return Info(const=base.const[k])
         except Exception: pass
@@ -725,6 +758,7 @@ def ex_For(self:Analyser, s):
     el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
     if isinstance(s.target, ast.Tuple): el = replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
+    if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
     new = self.time_var(s.iter, s.target) - self.tvars
     self.in_loop += 1; self.tvars |= new
     try: self.block(s.body)
@@ -829,8 +863,11 @@ def assign(self:Analyser, t, v:Info, s):
             self.env[name] = nb
             return
         # rows written into a container (`gross[1:] = w[:-1] * r[1:]`): it holds what was written
+        s0 = self.const_of(t.slice.lower) if isinstance(t.slice, ast.Slice) and t.slice.lower is not None else None
+        if isinstance(s0, int) and s0 > 0 and (base.np or v.np) and v.lead is not None:  # `y[s:] = x`: x's row i lands on row i + s
+            v = replace(v, lead=v.lead - s0, leak=v.leak if v.lead - s0 > 0 else None)
         self.env[name] = replace(merge(base, v), cols=base.cols, ret=base.ret or (v.ret and not base.pnl), pnl=base.pnl or v.pnl,
-                                 net=base.net or v.net)
+                                 net=base.net or v.net, xsec=base.xsec)
 
 # %% ../../nbs/14_critic.ipynb #0191e58a
 @patch
@@ -1000,8 +1037,17 @@ def _m_model(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         upper = f is not None and f[1] == 'date' and any(op in ('Lt', 'LtE') for op, *_ in f[2].get('conds', [])) and not f[2].get('neg')
         return x.period == 'is' or upper
     timed = [x for x in xs if x.lead is not None]
-    if timed and all(cut(x) for x in timed): return Info()
-    return None
+    out = Info() if timed and all(cut(x) for x in timed) else replace(merge(recv, *xs), pending=None, const=None, cols=None, colinfo=None,
+                                                                               ret=False, pnl=False, net=False, cost=False, turnover=False, signed=False, stat=False)
+    if isinstance(recv_node, ast.Name) and recv_node.id in self.env: self.env[recv_node.id] = out  # `model.fit(X, y)` changes `model`
+    return out
+
+# %% ../../nbs/14_critic.ipynb #f86316b6
+_DATE_KEY = re.compile(r'(?i)^(date|day|dt|time|timestamp|period)s?$')
+def _by_date(by) -> bool:
+    "A groupby key that is the date (the index's dates, or a column or level named like one): the groups are cross-sections."
+    if by is None: return False
+    return any(i is not None and (i.index == 'index' or (isinstance(i.const, str) and bool(_DATE_KEY.match(i.const)))) for i in (by.items or [by]))
 
 # %% ../../nbs/14_critic.ipynb #7443eced
 @patch
@@ -1009,6 +1055,14 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     "Window objects (`rolling`, `expanding`, `ewm`, `resample`, `groupby`) and what their aggregations see: a centred window reaches half a window ahead."
     if recv.win is not None:  # rolling(...).mean() and friends
         kind = recv.win[0]
+        if kind == 'groupby' and m in ('shift', 'pct_change', 'diff'):  # within each group, still along time
+            return self._m_lag(n, m, replace(recv, win=None), recv_node, loc, arg0)
+        if kind == 'groupby' and _by_date(recv.win[1]) and m not in ('rank', 'cumsum', 'cumprod', 'expanding', 'rolling'):
+            out = replace(recv, win=None, pending=None, const=None, xsec=False)  # across assets on each date: still a time series
+            named = {k.arg: self.const_of(k.value.elts[0]) for k in n.keywords if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts}
+            if named and recv.colinfo and all(c in recv.colinfo for c in named.values()):  # `.agg(gross=('pnl', 'sum'))`
+                out.colinfo = {k: recv.colinfo[c] for k, c in named.items()}; out.cols = frozenset(named)
+            return out
         if kind == 'groupby':
             by = recv.win[1]
             if recv.pnl and by is not None and (by.lead is not None or by.mask) and not by.index:
@@ -1030,6 +1084,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         return replace(recv, win=(m, centred, w if isinstance(w, int) else None, loc), pending=None)
     if m == 'groupby':
         by = self.ev(arg0) if arg0 is not None else (self.ev(self.kw(n, 'by')) if self.kw(n, 'by') else None)
+        if by is None and self.kw(n, 'level') is not None: by = Info(const=self.const_of(self.kw(n, 'level')))
         return replace(recv, win=('groupby', by), pending=None)
 
 # %% ../../nbs/14_critic.ipynb #d07cdb8c
@@ -1042,7 +1097,8 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         if not isinstance(k, (int, float)): k = 1
         self.note_window(int(k))
         if recv.lead is None: return recv
-        out = replace(recv, lead=recv.lead - k, pending=None, const=None)
+        if recv.index: return replace(recv, pending=None, const=None)  # the calendar is known in advance: next row's date is no news
+        out = replace(recv, lead=recv.lead - k, pending=None, const=None, colinfo=None)
         if k > 0: out.lagged = True
         if k < 0: out.leak = (loc, f'`.shift({int(k)})` moves values {int(-k)} period(s) back in time')
         if recv.mask: out.mask = recv.mask
@@ -1052,7 +1108,7 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         k = self.const_of(kn) if kn is not None else 1
         if isinstance(k, int): self.note_window(k)
         out = replace(recv, ret=(k == 1) and not recv.pnl, pending=None, const=None, stat=False)
-        if m == 'diff' and not recv.ret and not recv.pnl and k == 1: out.turnover = True
+        if m == 'diff' and not recv.ret and not recv.pnl and k == 1: out.turnover = out.signed = True
         if m == 'diff' and recv.ret: out.ret = False
         if isinstance(k, int) and k < 0 and recv.lead is not None:
             out.lead = recv.lead - k; out.leak = (loc, f'`.{m}({k})` looks {-k} period(s) ahead')
@@ -1069,7 +1125,7 @@ def _m_future(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         return replace(recv, lead=INF, leak=(loc, f'`.{m}(...)` fills gaps with later values'), pending=None)
     if m in ('rank',):
         ax = self.const_of(self.kw(n, 'axis'))
-        if ax in (1, 'columns') or recv.lead is None: return replace(recv, ret=False, pending=None)
+        if ax in (1, 'columns') or recv.lead is None or recv.xsec: return replace(recv, ret=False, pending=None)
         return replace(recv, ret=False, lead=INF, leak=(loc, '`.rank()` along time ranks each value against the whole sample, future included'), pending=None)
 
 # %% ../../nbs/14_critic.ipynb #5acb85f5
@@ -1077,12 +1133,13 @@ def _m_future(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
 def _m_arith(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "`abs()` and the method forms of arithmetic (`mul`, `sub`, `dot`, …): the same rules as the operators."
     if m in ('abs',):
-        out = replace(recv, ret=False, pending=None, const=None)
+        out = replace(recv, ret=False, pending=None, const=None, signed=False, netted=recv.netsum or recv.netted)
         return out
     if m in ('mul', 'multiply', 'div', 'divide', 'truediv', 'sub', 'subtract', 'add', 'radd', 'rsub', 'rmul', 'rdiv', 'pow', 'dot'):
         other = self.ev(arg0) if arg0 is not None else Info()
         op = {'mul': 'Mult', 'multiply': 'Mult', 'rmul': 'Mult', 'dot': 'Mult', 'div': 'Div', 'divide': 'Div', 'truediv': 'Div',
               'rdiv': 'Div', 'sub': 'Sub', 'subtract': 'Sub', 'rsub': 'Sub', 'add': 'Add', 'radd': 'Add', 'pow': 'Pow'}[m]
+        if m == 'dot': op = 'MatMult'
         return self.arith(n, op, recv, other)
 
 # %% ../../nbs/14_critic.ipynb #c465a99a
@@ -1129,6 +1186,11 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
 def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "Frame plumbing that keeps or changes the known column names: `to_numpy`, `rename`, `join`/`merge`, `assign`, `append`, `update`, `get`, `items`."
     if m in ('to_numpy', 'to_list', 'tolist'): return replace(recv, np=m == 'to_numpy', pending=None)
+    if m in ('pivot', 'pivot_table') and recv.colinfo:  # a long panel reshaped to wide: the values are one column's
+        v = self.const_of(self.kw(n, 'values'))
+        if isinstance(v, str) and v in recv.colinfo:
+            self.args_info(n)
+            return replace(recv.colinfo[v], pending=None, colinfo=None, cols=None, filt=recv.filt or recv.colinfo[v].filt)
     if m in ('rename', 'to_frame'):
         nm = self.const_of(arg0) if arg0 is not None else None
         if m == 'rename' and isinstance(nm, str): return replace(recv, cols=frozenset([nm]), pending=None)
@@ -1167,6 +1229,9 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return Info()
     if m in ('update',) and isinstance(recv_node, ast.Name):
         x = self.ev(arg0) if arg0 is not None else Info()
+        cur = self.env.get(recv_node.id, Info())
+        if cur.cols and x.cols and (cur.cols & x.cols) and (x.cols - cur.cols):  # adds new names and silently replaces others
+            self.repeated_names([self.loc(n)], sorted(cur.cols & x.cols)[0], f'`{recv_node.id}.update(...)`')
         self.env[recv_node.id] = merge(self.env.get(recv_node.id, Info()), x); return Info()
     if m in ('get',) and recv.const is None:
         return replace(recv, pending=None, items=None, cols=None)
@@ -1181,15 +1246,18 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         ax = self.const_of(self.kw(n, 'axis'))
         if m == 'sort_values' or ax not in (1, 'columns'):
             self.selection(n, recv)
-        if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat:
+        if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec:
             return replace(recv, lead=INF if not recv.stat else None, leak=(loc, f'`.{m}()` over the whole sample'), pending=None, const=None)
         return replace(recv, pending=None, const=None, lead=None if recv.stat else recv.lead)
     if m in _REDUCE:
         ax = self.const_of(self.kw(n, 'axis', 0 if m not in ('quantile', 'corr', 'cov') else None))
         for a in n.args: self.ev(a)
-        if ax in (1, 'columns'): return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover)
+        if ax in (1, 'columns'):  # across assets on each date; signed trades summed this way net buys against sells
+            return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover,
+                           netsum=loc if recv.turnover and recv.signed and m in ('sum', 'mean') else recv.netsum)
         if recv.lead is None: return replace(recv, pending=None)
         if recv.tslice: return replace(recv, ret=False, pending=None, const=None, tslice=False)  # a trailing window's statistic
+        if recv.xsec and not (recv.pnl or recv.stat): return replace(recv, ret=False, pending=None, const=None)  # across assets on one date
         if recv.pnl or recv.stat:
             return Info(stat=True, period=recv.period, net=recv.net, pnl=False, names=recv.names, filt=recv.filt)
         if recv.period == 'is':
@@ -1206,14 +1274,15 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
     out = merge(recv, *[x for x in xs if x.lead is not None])
     out.ret = recv.ret and m in ('fillna', 'dropna', 'reindex', 'astype', 'copy', 'sort_index', 'loc', 'clip', 'replace')
     out.pnl, out.net, out.stat, out.turnover = recv.pnl, recv.net, recv.stat, recv.turnover
-    out.cols = recv.cols if m in ('fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype') else None
+    out.cols = recv.cols if m in _ROWWISE else None
+    out.colinfo = recv.colinfo if m in _ROWWISE else None  # a row-wise method keeps each column's own history
     if m in ('apply', 'agg', 'aggregate', 'pipe', 'transform') and arg0 is not None:
         fn = self.ev(arg0)
         if fn.func is not None and (recv.pnl or recv.ret):
             node = fn.func[0]
             if (getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False):
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
-    out.index = None
+    out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
     out.pending = recv.pending
     out.mask = recv.mask
     return out
@@ -1230,6 +1299,17 @@ def _dates_in(self:Analyser, node) -> list[date]:
             if d: ds.append(d)
     return sorted(ds)
 
+# %% ../../nbs/14_critic.ipynb #d29b3bf5
+@patch
+def _const_rows(self:Analyser, node) -> int|None:
+    "Rows an array made from a constant shape adds when stacked: k for `np.zeros((k, n))`/`np.full((k, n), v)`, one for a vector `np.zeros(n)`."
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ('zeros', 'ones', 'full', 'empty') and node.args:
+        sh = node.args[0]
+        if not isinstance(sh, (ast.Tuple, ast.List)): return 1  # a vector is one row of a stack
+        k = self.const_of(sh.elts[0]) if sh.elts else None
+        return k if isinstance(k, int) and not isinstance(k, bool) else None
+    return None
+
 # %% ../../nbs/14_critic.ipynb #c3b44a4b
 @patch
 def call_np(self:Analyser, n, f):
@@ -1245,6 +1325,7 @@ def call_np(self:Analyser, n, f):
         out = merge(*[i for i in xs if i.lead is not None]) if f in ('maximum', 'minimum') else replace(x, pending=None, const=None)
         out.ret = x.ret and f in ('log', 'log1p', 'exp')
         out.turnover = x.turnover and f == 'abs'
+        if f in ('abs', 'square'): out.signed, out.netted = False, x.netsum or x.netted
         return out
     if f in ('where', 'select'):
         cond = xs[0] if xs else Info()
@@ -1255,14 +1336,22 @@ def call_np(self:Analyser, n, f):
         return out
     if f in ('multiply', 'dot', 'matmul', 'einsum'):
         ys = xs[1:] if f == 'einsum' else xs
-        if len(ys) >= 2: return self.arith(n, 'Mult', ys[0], ys[1])
+        if len(ys) >= 2: return self.arith(n, 'MatMult' if f in ('dot', 'matmul') else 'Mult', ys[0], ys[1])
         return merge(*ys)
     if f in ('diff',):
         out = replace(x, pending=None, const=None, np=True)
         if x.lead is not None: out.lead = x.lead + 1
         out.ret = not x.ret and not x.pnl
-        out.turnover = True
+        out.turnover = out.signed = True
         return out
+    if f in ('vstack', 'row_stack', 'concatenate') and n.args and isinstance(n.args[0], (ast.List, ast.Tuple)) and \
+            (f != 'concatenate' or self.const_of(self.kw(n, 'axis')) in (None, 0)):
+        parts, top = [], 0  # rows stacked on top move the rows below them down: their lead falls by that many rows
+        for e in n.args[0].elts:
+            pi = self.ev(e)
+            if pi.lead is not None: parts.append(replace(pi, lead=pi.lead - top, leak=pi.leak if pi.lead - top > 0 else None))
+            top += self._const_rows(e) or 0
+        return replace(merge(*parts), np=True, pending=None, const=None) if parts else Info()
     if f == 'roll':
         k = self.const_of(n.args[1]) if len(n.args) > 1 else self.const_of(self.kw(n, 'shift'))
         if not isinstance(k, int) or x.lead is None: return x
@@ -1272,7 +1361,8 @@ def call_np(self:Analyser, n, f):
     if f in _NP_REDUCE or f in ('argmax', 'argmin', 'argsort', 'sort'):
         ax = kws.get('axis').const if 'axis' in kws else (xs[1].const if len(xs) > 1 else None)
         if f in ('argmax', 'argmin') and x.stat: self.selection(n, x)
-        if ax in (1, -1): return replace(x, ret=False, pending=None, const=None)
+        if ax in (1, -1) or (x.xsec and not (x.pnl or x.stat)):
+            return replace(x, ret=False, pending=None, const=None, netsum=loc if x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean') else x.netsum)
         if x.lead is None: return Info(const=None)
         if x.pnl or x.stat: return Info(stat=True, period=x.period, net=x.net, names=x.names)
         if x.period == 'is': return replace(x, lead=None, leak=None, ret=False)
@@ -1312,6 +1402,9 @@ def call_pd(self:Analyser, n, f):
         parts = xs[0].items if xs and xs[0].items is not None else xs[:1]
         ax = kws.get('axis').const if 'axis' in kws else 0
         out = merge(*parts)
+        if ax in (1, 'columns') and len(parts) > 1 and all(p.colinfo or (p.cols is not None and len(p.cols) == 1) for p in parts):
+            out.colinfo = {}  # side by side: each column keeps what it was made from
+            for p in parts: out.colinfo |= p.colinfo or {next(iter(p.cols)): replace(p, pending=None, colinfo=None)}
         if ax in (1, 'columns') and all(p.cols is not None for p in parts) and len(parts) > 1:
             seen = set()
             for p in parts:
