@@ -13,7 +13,7 @@ import pytest
 from quantnotes.execution.lobster import load_lobster, find_lobster_pair, PRICE_SCALE
 from quantnotes.execution.synthetic import simulate_lobster
 from quantnotes.execution.env import (LobsterExecutionEnv, walk_book_depleted, depleted_top, _impact_step,
-                                      _episode_arrays)
+                                      _episode_arrays, _price_slots)
 
 LOBSTER = Path(__file__).resolve().parent.parent.parent/'shared'/'data'/'lobster'
 needs_data = pytest.mark.skipif(not LOBSTER.exists(),
@@ -96,7 +96,7 @@ def test_plain_python_kernel_matches_the_rules(decay):
         px = 100 * rng.integers(95, 105, (n1, L)); sz = rng.integers(-1, 40, (n1, L))
         ts = np.cumsum(rng.uniform(0.5, 4.0, n1))
         opp_px, opp_sz = px.max(1) + 300, rng.integers(1, 40, n1)
-        E, F = _episode_arrays(px, sz, opp_px, opp_sz, np.arange(n1), ts, 1.0, 0.2, 0.01, 1.0, -1.0)
+        E, F = _episode_arrays(px, sz, _price_slots(px), opp_px, opp_sz, np.arange(n1), ts, 1.0, 0.2, 0.01, 1.0, -1.0)
         used, obs = {}, np.zeros((n1, 6), np.float32)
         for k in range(n1 - 1):
             want, before = int(rng.integers(0, 150)), bool(used)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_execution_env.ipynb #a9bbeae5
 from __future__ import annotations
-import dataclasses, math
+import dataclasses, math, weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +126,12 @@ try: from numba import njit
 except ImportError:  # numba is optional: the same loops run as plain Python, only slower
     def njit(*args, **kwargs): return lambda f: f
 
+def _entry(f, *args):
+    """The compiled `f` for the types of `args`, to be called directly (`f` itself without numba). numba's dispatcher
+    types every argument on every call to choose among the compiled versions, which costs about as much as one of our
+    short kernels runs; an environment's argument types never change, so it chooses once, when it is built."""
+    return f.compile(tuple(f.typeof_pyval(a) for a in args)) if hasattr(f, 'compile') else f
+
 @njit(cache=True)
 def _miss(F, j, t, decay):
     "Shares still missing at price slot j at time t: the recorded amount, decayed; 0 if nothing was consumed there."
@@ -133,33 +139,38 @@ def _miss(F, j, t, decay):
     if r != r: return 0.0
     return F[0, j] * math.exp(-decay * (t - r)) if decay != 0.0 else F[0, j]
 
-@njit(cache=True)
-def _slots(P):
-    "Number each distinct value of P (0, 1, ... in increasing order); returns (numbers shaped like P, how many)."
-    f = P.ravel(); o = np.argsort(f)
-    out = np.empty(f.size, np.int64); j = -1; prev = 0
-    for r in range(f.size):
-        v = f[o[r]]
-        if r == 0 or v != prev:
-            j += 1; prev = v
-        out[o[r]] = j
-    return out.reshape(P.shape), j + 1
+def _price_slots(P:np.ndarray) -> np.ndarray:
+    "Number each distinct value of P 0, 1, ... in increasing order (shaped like P)."
+    return np.unique(P, return_inverse=True)[1].reshape(P.shape)
+
+_SLOTS = weakref.WeakKeyDictionary()  # book -> {side: price slots}, shared by every environment on the same book
+
+def _book_slots(book:LobsterBook, side:str) -> np.ndarray:
+    "The price slots of our side over the whole book (`_price_slots`), numbered once per book and side."
+    got = _SLOTS.setdefault(book, {})
+    if side not in got: got[side] = _price_slots(book.bid_px if side == 'sell' else book.ask_px)
+    return got[side]
 
 @njit(cache=True)
-def _episode_arrays(own_px, own_sz, opp_px, opp_sz, idx, ts, s0, sigma, tick, med, sgn):
-    """The episode's rows for `_impact_step`. E (int64, (5, N+1, L)): our side's prices, sizes, price slots, and the
-    opposite top price and size (column 0). F (float64, 4 rows): missing shares and record time per slot (NaN: never),
-    the decision times, and (s0, sigma_step, tick, median spread, side sign)."""
+def _episode_arrays(own_px, own_sz, slots, opp_px, opp_sz, idx, ts, s0, sigma, tick, med, sgn):
+    """The episode's rows for `_impact_step`. E (int64, (5, N+1, L)): our side's prices, sizes, price slots (`slots`
+    of the book's rows, shifted to start at 0), and the opposite top price and size (column 0). F (float64, 4 rows):
+    missing shares and record time per slot (NaN: never), the decision times, and (s0, sigma_step, tick, median
+    spread, side sign)."""
     n1, L = idx.size, own_px.shape[1]
     E = np.zeros((5, n1, L), np.int64)
+    lo = hi = slots[idx[0], 0]
     for r in range(n1):
         e = idx[r]
         for i in range(L):
             E[0, r, i] = own_px[e, i]; E[1, r, i] = own_sz[e, i]
+            j = slots[e, i]; E[2, r, i] = j
+            if j < lo: lo = j
+            if j > hi: hi = j
         E[3, r, 0] = opp_px[e]; E[4, r, 0] = opp_sz[e]
-    slots, nu = _slots(E[0])
-    E[2] = slots
-    F = np.zeros((4, max(nu, n1, 5)))
+    for r in range(n1):
+        for i in range(L): E[2, r, i] -= lo
+    F = np.zeros((4, max(hi - lo + 1, n1, 5)))
     F[1, :] = np.nan
     F[2, :n1] = ts
     F[3, 0] = s0; F[3, 1] = sigma; F[3, 2] = tick; F[3, 3] = med; F[3, 4] = sgn
@@ -280,13 +291,22 @@ class LobsterExecutionEnv(gymnasium.Env):
         self._f3 = np.clip(self._spread / self.spread_median_ticks, -10, 10)
         P, S = self._own_px, self._own_sz
         tot = S.sum(1)
-        self._tn_all = np.stack([tot, (P * S).sum(1)], 1)
+        self._ev = np.stack([tot, (P * S).sum(1)], 1)  # per-event integer columns `reset` gathers (a subclass may add some)
         # the fast paths use int64 sums: exact unless a level has a negative size or a notional could overflow
         self._fast = bool((S >= 0).all()) and float(np.abs(P).max(initial=0)) * float(tot.max(initial=0)) < 2.0 ** 62
+        self._pslots = _book_slots(book, cfg.side) if self._impact and self._fast else None  # `_impact_step`'s price slots
+        if self._fast:  # the compiled kernels for this environment's argument types (see `_entry`)
+            i1, f1, o1 = np.zeros(1, np.int64), np.zeros(1), np.zeros((1, 1), np.float32)
+            self._rows_fn = _entry(_episode_rows, t, mid, self._f0, self._f3, self._imb, self._rv_cum, self._ev, 0.0, self.dt,
+                                   self.sigma_step, self.rv_median, cfg.rv_window_s, cfg.leak_signal, o1)
+            if self._impact:
+                self._arrays_fn = _entry(_episode_arrays, self._own_px, self._own_sz, self._pslots, self._opp_px1,
+                                         self._opp_sz1, i1, f1, 0.0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn)
+                self._impact_fn = _entry(_impact_step, i1.reshape(1, 1, 1), f1.reshape(1, 1), o1, 0, 0, self._decay, False)
         d = 7 if cfg.leak_signal else 6
         self.observation_space = spaces.Box(-10.0, 10.0, (d,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-        self._k, self._rows, self._opp_rows = None, None, None
+        self._k, self._rows, self._opp_rows = None, [], None
 
     def _rv_at(self, ts:np.ndarray) -> np.ndarray:
         "Realised volatility of the mid over (ts - window, ts], not normalised."
@@ -295,17 +315,14 @@ class LobsterExecutionEnv(gymnasium.Env):
         return np.sqrt(np.maximum(self._rv_cum[hi] - self._rv_cum[np.minimum(lo, hi)], 0.0))
 
 # %% ../../nbs/22_execution_env.ipynb #f1a3b5c7
-@patch(as_prop=True)
-def _px(self:LobsterExecutionEnv) -> list:
-    "Our side's level prices at each decision row, as lists; built on first use in an episode (often never)."
-    if self._rows is None: self._rows = (self._own_px[self._idx].tolist(), self._own_sz[self._idx].tolist())
-    return self._rows[0]
-
-@patch(as_prop=True)
-def _sz(self:LobsterExecutionEnv) -> list:
-    "Our side's level sizes at each decision row, as lists (see `_px`)."
-    if self._rows is None: self._rows = (self._own_px[self._idx].tolist(), self._own_sz[self._idx].tolist())
-    return self._rows[1]
+@patch
+def _row(self:LobsterExecutionEnv, k:int) -> tuple[list, list]:
+    "Our side's level prices and sizes at decision row `k`, as lists; built on first use in an episode (often never)."
+    r = self._rows[k]
+    if r is None:
+        i = self._idx[k]
+        r = self._rows[k] = (self._own_px[i].tolist(), self._own_sz[i].tolist())
+    return r
 
 @patch(as_prop=True)
 def _opp(self:LobsterExecutionEnv) -> list:
@@ -322,27 +339,46 @@ def _clip10_scalar(x):
     return x
 
 @njit(cache=True)
-def _episode_rows(time, mid, f0, f3, imb, rv_cum, t0, dt, sigma, rv_med, window, leak, obs):
+def _right_from(a, x, lo):
+    """`np.searchsorted(a, x, 'right')` for sorted `a`, given that the answer is at least `lo`: gallop forward from `lo`,
+    then bisect. The decision times increase, so each row's search starts where the previous one ended."""
+    n = a.size; hi = lo; step = 1
+    while hi < n and a[hi] <= x:
+        lo = hi + 1; hi = lo + step; step *= 2
+    if hi > n: hi = n
+    while lo < hi:
+        m = (lo + hi) >> 1
+        if a[m] <= x: lo = m + 1
+        else: hi = m
+    return lo
+
+@njit(cache=True)
+def _episode_rows(time, mid, f0, f3, imb, rv_cum, ev, t0, dt, sigma, rv_med, window, leak, obs):
     """`reset`'s per-row work in one compiled pass, the same operations as its numpy form: fills `obs` (N+1 rows);
-    returns (decision times, snapshot rows, raw imbalances)."""
-    n1 = obs.shape[0]
-    ts = np.empty(n1)
-    for r in range(n1): ts[r] = t0 + r * dt
-    hi = np.searchsorted(time, ts, side='right')
-    lo = np.searchsorted(time, ts - window, side='right')
-    idx = hi - 1; im = np.empty(n1)
+    returns (decision times and raw imbalances (2, N+1), snapshot rows and the columns of `ev` at them (1+m, N+1),
+    arrival mid)."""
+    n1, m = obs.shape[0], ev.shape[1]
+    ts = np.empty(n1); hi = np.empty(n1, np.int64); lo = np.empty(n1, np.int64)
+    h = l = 0
+    for r in range(n1):
+        ts[r] = t0 + r * dt
+        h = _right_from(time, ts[r], h); l = _right_from(time, ts[r] - window, l)
+        hi[r] = h; lo[r] = l
+    idx = hi - 1; R = np.empty((2, n1)); G = np.empty((1 + m, n1), np.int64)
     s0 = mid[idx[0]]
     for r in range(n1):
         i = idx[r]
+        R[0, r] = ts[r]; R[1, r] = imb[i]; G[0, r] = i
+        for c in range(m): G[1 + c, r] = ev[i, c]
         obs[r, 0] = f0[r]; obs[r, 1] = 1.0
         obs[r, 2] = _clip10_scalar((mid[i] - s0) / sigma)
         obs[r, 3] = f3[i]
-        im[r] = imb[i]; obs[r, 4] = imb[i]
+        obs[r, 4] = imb[i]
         v = rv_cum[hi[r]] - rv_cum[min(lo[r], hi[r])]
         if v < 0.0: v = 0.0
         obs[r, 5] = _clip10_scalar(math.sqrt(v) / rv_med)
         if leak: obs[r, 6] = _clip10_scalar((mid[idx[r + 1]] - mid[i]) / sigma) if r + 1 < n1 else 0.0
-    return ts, idx, im
+    return R, G, s0
 
 # %% ../../nbs/22_execution_env.ipynb #72a965ee
 @patch
@@ -360,9 +396,11 @@ def reset(self:LobsterExecutionEnv, *, seed:int|None=None, options:dict|None=Non
     n, cfg = self.n_steps, self.config
     obs = np.empty((n + 1, self.observation_space.shape[0]), np.float32)
     if self._fast:  # one compiled pass over the N+1 rows
-        ts, idx, imb = _episode_rows(self._time, self._mid, self._f0, self._f3, self._imb, self._rv_cum, t0, self.dt,
-                                     self.sigma_step, self.rv_median, cfg.rv_window_s, cfg.leak_signal, obs)
-        s0 = float(self._mid[idx[0]])
+        R, G, s0 = self._rows_fn(self._time, self._mid, self._f0, self._f3, self._imb, self._rv_cum, self._ev, t0,
+                                 self.dt, self.sigma_step, self.rv_median, cfg.rv_window_s, cfg.leak_signal, obs)
+        ts, idx = R[0], G[0]
+        self._ts, self._imb_ep = R.tolist()
+        self._cols = G.tolist()  # the decision rows, then the columns of `_ev` at them, as lists
     else:  # the same in numpy, to read
         ts = t0 + self._steps_k * self.dt
         idx = np.searchsorted(self._time, ts, 'right') - 1
@@ -376,15 +414,16 @@ def reset(self:LobsterExecutionEnv, *, seed:int|None=None, options:dict|None=Non
         obs[:, 5] = np.clip(self._rv_at(ts) / self.rv_median, -10, 10)
         if cfg.leak_signal:
             obs[:-1, 6] = np.clip(np.diff(mids) / self.sigma_step, -10, 10); obs[-1, 6] = 0.0
-    self._obs, self._imb_ep, self._ts, self._idx = obs, imb.tolist(), ts.tolist(), idx
-    self._rows = self._opp_rows = None  # the episode's rows as lists, built only if needed (`_px`, `_sz`, `_opp`)
+        self._ts, self._imb_ep, self._cols = ts.tolist(), imb.tolist(), [idx.tolist(), *self._ev[idx].T.tolist()]
+    self._obs, self._idx = obs, idx
+    self._rows, self._opp_rows = [None] * (n + 1), None  # the episode's rows as lists, built only if needed (`_row`, `_opp`)
     if self._impact:
         self._used = {}  # the readable rules' state (`walk_book_depleted`): the limit-order env and the slow path use it
         if self._fast:
-            self._E, self._F = _episode_arrays(self._own_px, self._own_sz, self._opp_px1, self._opp_sz1, idx, ts,
+            self._E, self._F = self._arrays_fn(self._own_px, self._own_sz, self._pslots, self._opp_px1, self._opp_sz1, idx, ts,
                                                s0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn)
             self._any = False  # has the episode consumed anything yet (then features 2-4 follow the depleted book)
-    elif self._fast: self._tn = self._tn_all[idx].tolist()  # [depth, notional] of our side at each decision
+    self._depth, self._ntl = self._cols[1], self._cols[2]  # our side's whole depth and its notional at each decision
     self._k, self._q, self._t0, self._s0 = 0, self.parent_size, t0, s0
     self._bps = 1e4 / s0 * self._sgn  # slippage in bps = _bps * (s0 - price)
     self._is, self._notional, self._filled = 0.0, 0, 0
@@ -407,17 +446,17 @@ def step(self:LobsterExecutionEnv, action):
     wrote = False
     if not self._impact:
         if want <= 0: filled = notional = 0
-        elif self._fast and want >= (tn := self._tn[k])[0]: filled, notional = tn  # the order takes the whole side
-        else: filled, notional = walk_book(self._px[k], self._sz[k], want)
+        elif self._fast and want >= (dep := self._depth[k]): filled, notional = dep, self._ntl[k]  # the order takes the whole side
+        else: filled, notional = walk_book(*self._row(k), want)
     elif not self._fast:
-        filled, notional = walk_book_depleted(self._px[k], self._sz[k], want, self._used, self._ts[k], self._decay) if want > 0 else (0, 0)
+        filled, notional = walk_book_depleted(*self._row(k), want, self._used, self._ts[k], self._decay) if want > 0 else (0, 0)
     elif want > 0 or self._any:  # compiled: walk row k, record, and write row k+1's depleted features
-        filled, notional, imb, wrote = _impact_step(self._E, self._F, self._obs, k, want, self._decay, self._any)
+        filled, notional, imb, wrote = self._impact_fn(self._E, self._F, self._obs, k, want, self._decay, self._any)
     else: filled = notional = 0
     swept = 0
     if k == n - 1 and filled < want and self.config.completion == 'sweep':  # must-complete: sell the rest anyway
         swept = want - filled
-        notional += overflow_notional(self._px[k], self._sz[k], swept, -1 if self._sgn > 0 else 1, round(self.tick * PRICE_SCALE))
+        notional += overflow_notional(*self._row(k), swept, -1 if self._sgn > 0 else 1, round(self.tick * PRICE_SCALE))
         filled = want
     if filled:
         slip = self._bps * (self._s0 - notional / (filled * PRICE_SCALE))
@@ -442,7 +481,7 @@ def step(self:LobsterExecutionEnv, action):
 @patch
 def _deplete_features(self:LobsterExecutionEnv, k:int):
     "Recompute drift, spread and imbalance at row `k` from our side's depleted top of book (the readable rules' path)."
-    p, s = depleted_top(self._px[k], self._sz[k], self._used, self._ts[k], self._decay)
+    p, s = depleted_top(*self._row(k), self._used, self._ts[k], self._decay)
     op, osz = self._opp[k]
     bid, ask, bsz, asz = (p, op, s, osz) if self._sgn > 0 else (op, p, osz, s)
     mid = (bid + ask) / (2 * PRICE_SCALE)

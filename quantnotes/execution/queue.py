@@ -13,7 +13,7 @@ from gymnasium import spaces
 from fastcore.basics import patch
 
 from .lobster import LobsterBook, PRICE_SCALE
-from .env import ExecConfig, LobsterExecutionEnv, walk_book, walk_book_depleted, overflow_notional
+from .env import ExecConfig, LobsterExecutionEnv, walk_book, walk_book_depleted, overflow_notional, _entry
 
 # %% auto #0
 __all__ = ['QUEUE_MODELS', 'TRADE_THROUGH', 'NASDAQ_2012_TAKER_FEE', 'NASDAQ_2012_MAKER_REBATE', 'LimitConfig', 'queue_fill',
@@ -207,6 +207,25 @@ def _rest_kernel(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP, through):
     filled = took if model == 0 else max(0.0, -A)
     return min(qty, int(filled)), 0
 
+@njit(cache=True)
+def _walk(B, i, qty):
+    "`walk_book` on row i of the levels B (2, rows, levels): (filled, notional)."
+    rem, notional = qty, 0
+    for l in range(B.shape[2]):
+        s = B[1, i, l]
+        if s >= rem: return qty, notional + rem * B[0, i, l]
+        notional += s * B[0, i, l]; rem -= s
+    return qty - rem, notional
+
+@njit(cache=True)
+def _rest_cross(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP, through, cross):
+    """`_rest_kernel`, then (if `cross`) what did not fill crossed at book row e (`walk_book` on our walked side, OPP):
+    (filled passively or on arrival, of which on arrival, crossed at e, its notional)."""
+    f, tk = _rest_kernel(a, e, p, aw, qty, model, opp_aw, scount, S, PAS, OPP, through)
+    if not cross or f >= qty: return f, tk, 0, 0
+    f2, n2 = _walk(OPP, e, qty - f)
+    return f, tk, f2, n2
+
 # %% ../../nbs/22a_execution_queue.ipynb #97c5b5f9
 _SIDES = weakref.WeakKeyDictionary()  # book -> {side: arrays}, shared by every environment copy on the same book
 
@@ -251,6 +270,9 @@ class LimitOrderExecutionEnv(LobsterExecutionEnv):
         self._tick_u = int(round(self.tick * PRICE_SCALE))
         self._S, self._PAS, self._scount, self._opp_aw, self._pas_touch = _side_arrays(book, cfg.side)
         self._OPP, self._through = _opp_levels(book, cfg.side), _THROUGH_CODE[cfg.trade_through]
+        self._ev = np.column_stack([self._ev, self._pas_touch])  # `reset` also gathers our passive side's touch
+        self._rest_cross_fn = _entry(_rest_cross, 0, 0, 0, self._away, 0, self._model, self._opp_aw, self._scount, self._S,
+                                     self._PAS, self._OPP, self._through, True)
         self.observation_space = spaces.Box(-10.0, 10.0, (7,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (3,), np.float32)
 
@@ -260,19 +282,17 @@ def reset(self:LimitOrderExecutionEnv, *, seed:int|None=None, options:dict|None=
     "Start an episode as `LobsterExecutionEnv.reset` does; feature 6 (last passive fill ratio) starts at 0."
     obs, info = LobsterExecutionEnv.reset(self, seed=seed, options=options)
     self._obs[:, 6] = 0.0
-    self._touch = self._pas_touch[self._idx].tolist()  # our side's best price at each decision
-    self._idx = self._idx.tolist()
+    self._idx, self._touch = self._cols[0], self._cols[3]  # decision rows; our passive side's best price at each
     s0, c = self._s0, self.config
     self._taker_bps, self._maker_bps = 1e4 * c.taker_fee / s0, 1e4 * c.maker_rebate / s0
-    self._fee, self._t_dec, self._a_dec = 0.0, None, None
+    self._fee = 0.0
     self._maker = self._taker = self._posted = self._swept = self._overflow = 0
     return self._obs[0].copy(), info
 
 # %% ../../nbs/22a_execution_queue.ipynb #8fd94b42
 @patch
-def _rest(self:LimitOrderExecutionEnv, p:int, qty:int, t_arr:float, e:int) -> tuple[int, int]:
-    "Rest `qty` shares at price `p` from `t_arr` to event row `e`; (shares filled, of which marketable on arrival)."
-    a = int(np.searchsorted(self._time, t_arr, 'right')) - 1 if t_arr != self._t_dec else self._a_dec
+def _rest(self:LimitOrderExecutionEnv, p:int, qty:int, a:int, e:int) -> tuple[int, int]:
+    "Rest `qty` shares at price `p` from event row `a` (its arrival) to row `e`; (shares filled, of which marketable on arrival)."
     f, tk = _rest_kernel(a, e, p, self._away, qty, self._model, self._opp_aw, self._scount, self._S, self._PAS,
                          self._OPP, self._through)
     return int(f), int(tk)
@@ -282,10 +302,11 @@ def _rest(self:LimitOrderExecutionEnv, p:int, qty:int, t_arr:float, e:int) -> tu
 def _take(self:LimitOrderExecutionEnv, j:int, size:int, sweep:bool=False) -> tuple[int, int]:
     "Marketable `size` shares against the snapshot of decision time j (depleted under impact); `sweep` sells all of it."
     if size <= 0: return 0, 0
-    if self._impact: f, nt = walk_book_depleted(self._px[j], self._sz[j], size, self._used, self._ts[j], self._decay)
-    else: f, nt = walk_book(self._px[j], self._sz[j], size)
+    px, sz = self._row(j)
+    if self._impact: f, nt = walk_book_depleted(px, sz, size, self._used, self._ts[j], self._decay)
+    else: f, nt = walk_book(px, sz, size)
     if sweep and f < size:
-        nt += overflow_notional(self._px[j], self._sz[j], size - f, -self._away, self._tick_u)
+        nt += overflow_notional(px, sz, size - f, -self._away, self._tick_u)
         self._overflow += size - f; f = size
     return f, nt
 
@@ -297,8 +318,8 @@ def step(self:LimitOrderExecutionEnv, action):
     if k is None or k >= self.n_steps: raise RuntimeError('episode is over (or never started): call reset()')
     a = action.tolist() if isinstance(action, np.ndarray) else list(action)
     if len(a) != 3 or isinstance(a[0], list): raise ValueError(f'action must have 3 parts (fraction, aggressiveness, cross the rest), got {action!r}')
-    if any(v != v for v in a): raise ValueError('action is NaN')
     frac, aggr, xrest = a
+    if frac != frac or aggr != aggr or xrest != xrest: raise ValueError('action is NaN')
     frac = 0.0 if frac < 0 else (1.0 if frac > 1 else float(frac))
     q, X, n, cfg = self._q, self.parent_size, self.n_steps, self.config
     last = k == n - 1
@@ -309,11 +330,16 @@ def step(self:LimitOrderExecutionEnv, action):
         else:
             p = self._touch[k] + (self._away * self._tick_u if aggr < 1 / 3 else 0)
             self._posted += want
-            self._t_dec, self._a_dec = self._ts[k], self._idx[k]
-            f, tk = self._rest(p, want, self._ts[k] + cfg.latency_s, self._idx[k + 1])
-            tf, tn, mf, mn = tk, tk * p, f - tk, (f - tk) * p
-            if xrest > 0.5 and want - f > 0:
-                f2, n2 = self._take(k + 1, want - f); tf += f2; tn += n2; crossed_now = f2
+            t, e = self._ts[k], self._idx[k + 1]
+            a = self._idx[k] if cfg.latency_s == 0 else int(np.searchsorted(self._time, t + cfg.latency_s, 'right')) - 1
+            if self._fast and not self._impact:  # rest and cross in one compiled call
+                f, tk, f2, n2 = self._rest_cross_fn(a, e, p, self._away, want, self._model, self._opp_aw, self._scount,
+                                                    self._S, self._PAS, self._OPP, self._through, xrest > 0.5)
+            else:
+                f, tk = self._rest(p, want, a, e)
+                f2, n2 = self._take(k + 1, want - f) if xrest > 0.5 else (0, 0)
+            tf, tn, mf, mn = tk + f2, tk * p + n2, f - tk, (f - tk) * p
+            crossed_now = f2
     if last and cfg.completion == 'sweep' and q - tf - mf > 0:  # must-complete: sweep the rest at the horizon
         self._swept = q - tf - mf
         f3, n3 = self._take(n, self._swept, sweep=True); tf += f3; tn += n3
@@ -331,14 +357,14 @@ def step(self:LimitOrderExecutionEnv, action):
     info = {'slippage_bps': slip, 'filled': filled, 'maker_filled': mf, 'taker_filled': tf, 'crossed_rest': crossed_now,
             'mode': 'cross' if aggr > 2 / 3 else ('touch' if aggr >= 1 / 3 else 'behind'), 'imbalance': self._imb_ep[k - 1]}
     reward = -(contrib + fee)
-    if k < n: return obs.copy(), reward, False, False, info
+    if k < n: return obs, reward, False, False, info  # row k is final from here on, as in part 1: no copy
     pen = cfg.terminal_penalty * (q / X) ** 2 if q else 0.0
     info.update(is_bps=self._is, fee_bps=self._fee, cost_bps=self._is + self._fee, penalty=pen, total_filled=self._filled,
                 unfilled=q, swept=self._swept, overflow=self._overflow, maker_filled_total=self._maker, taker_filled_total=self._taker,
                 posted=self._posted, passive_fill_rate=self._maker / self._posted if self._posted else float('nan'),
                 policy_fill_rate=(X - q - self._swept) / X, maker_share=self._maker / X,
                 arrival_mid=self._s0, start_time=self._t0)
-    return obs.copy(), reward - pen, True, False, info
+    return obs, reward - pen, True, False, info
 
 # %% ../../nbs/22a_execution_queue.ipynb #1303f2b3
 def validate_queue(book:LobsterBook, # the book whose messages are checked
