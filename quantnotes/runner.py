@@ -15,9 +15,9 @@ import nbformat
 from .core import atomic_write, env_hash, git_commit, project_root
 
 # %% auto #0
-__all__ = ['StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params', 'swap_in',
-           'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'thread_env', 'share_cores',
-           'stop_on_sigterm', 'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
+__all__ = ['IOPUB_WAIT_S', 'StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params',
+           'swap_in', 'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'thread_env',
+           'share_cores', 'stop_on_sigterm', 'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
 class StudyError(Exception):
@@ -152,6 +152,8 @@ def describe_failure(man:dict) -> str:
     return msg
 
 # %% ../nbs/01_runner.ipynb #dd9e8d62
+IOPUB_WAIT_S = 120  # seconds to wait for a cell's last output after its reply (papermill's default is 4)
+
 def execute_study(nb:bytes, # the study notebook's file contents
                   name:str, # the study's name (the notebook's stem)
                   params:dict, # parameters to inject (without `out_dir`: the run gets a private one)
@@ -170,7 +172,8 @@ def execute_study(nb:bytes, # the study notebook's file contents
         try:
             pm.execute_notebook(str(src), str(executed), parameters={**params, 'out_dir': str(out)}, cwd=wd,
                                 kernel_name='python3', progress_bar=progress, request_save_on_cell_execute=False,
-                                execution_timeout=timeout, start_timeout=300)  # a kernel slow to start on a loaded machine is not a failed study
+                                execution_timeout=timeout, start_timeout=300,  # a kernel slow to start on a loaded machine is not a failed study
+                                iopub_timeout=IOPUB_WAIT_S)  # nor one slow to say it is idle after a cell's reply
             err = None
         except Exception as e: err = _describe_error(e, executed)
         files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob('*')) if p.is_file()}

@@ -159,3 +159,26 @@ def test_param_overrides_a_study_parameter_and_is_recorded(tmp_path):
     assert r.returncode == 2 and "no selected study has parameter 'm'" in r.stderr
     r = quantnotes('regenerate', 'tiny', '--studies-dir', STUDIES, '--out', tmp_path, '--param', 'n', '--no-progress')
     assert r.returncode == 2 and 'KEY=VALUE' in r.stderr
+
+def test_a_kernel_slow_to_report_idle_is_not_a_failed_study():
+    "On a loaded machine the kernel's 'idle' can come seconds after its reply; papermill's 4 s default failed whole sweep seeds."
+    import nbformat
+    from quantnotes.runner import execute_study
+    nb = nbformat.v4.new_notebook()
+    par = nbformat.v4.new_code_cell('seed = 0'); par.metadata['tags'] = ['parameters']
+    # the kernel itself is slowed: its next 'idle' on the shell channel is published 6 s late, after the reply went out
+    slow = nbformat.v4.new_code_cell(
+        "import time\n"
+        "k = get_ipython().kernel\n"
+        "_orig = k._publish_status_and_flush\n"
+        "def _late(status, channel, *a, **kw):\n"
+        "    if status == 'idle' and channel == 'shell':\n"
+        "        k._publish_status_and_flush = _orig; time.sleep(6)\n"
+        "    return _orig(status, channel, *a, **kw)\n"
+        "k._publish_status_and_flush = _late")
+    done = nbformat.v4.new_code_cell("import pathlib; pathlib.Path(out_dir, 'done.txt').write_text('yes')")
+    nb.cells = [par, slow, done]
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+    res = execute_study(nbformat.writes(nb).encode(), 'slowidle', {'seed': 1})
+    assert res['error'] is None, res['error']
+    assert res['files']['done.txt'] == b'yes'
