@@ -38,8 +38,8 @@ def test_every_notebook_has_hypothesis_key_and_clean_execution():
 
 def test_split_is_frozen_and_balanced():
     """SPLIT.json's parts cover the corpus once each. `dev` and `test` (authors cw1-cw4) hold every label and author;
-    `test2`, the second test corpus written after the first test half was spent, is by other authors only and holds
-    every label too."""
+    `test2`, `test3`, ...: each later test corpus, written after the one before was spent, is by new authors only and
+    holds every label too."""
     split = json.loads((CORPUS/'SPLIT.json').read_text())
     entries = {f'{a}/{e["notebook"]}': (a, e['label']) for a, e in _entries()}
     parts = {k: set(v) for k, v in split.items() if isinstance(v, list)}
@@ -50,9 +50,11 @@ def test_split_is_frozen_and_balanced():
     assert authors(parts['dev']) == authors(parts['test'])
     for name, part in parts.items():
         assert {entries[k][1] for k in part} == labels, f'{name}: not every label'
-    if 'test2' in parts: assert not authors(parts['test2']) & authors(parts['dev']), 'test2 shares an author with dev'
-    for name in ('test', 'test2'):
-        if name not in parts: continue
+    later = [k for k in parts if k.startswith('test') and k != 'test']  # test2, test3, ...: each by new authors only
+    for i, name in enumerate(later):
+        earlier = authors(parts['dev']).union(*(authors(parts[k]) for k in later[:i]))
+        assert not authors(parts[name]) & earlier, f'{name} shares an author with an earlier part'
+    for name in ['test'] + later:
         n = Counter(entries[k][1] for k in parts[name])
         assert n['clean'] >= 20 and sum(v for k, v in n.items() if k != 'clean') >= 20, name
 
