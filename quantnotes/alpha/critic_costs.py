@@ -60,6 +60,14 @@ def netted_cost(self:Analyser, node, cost:Info):
     self.find('cost_omission', 2, cost.netted, f'signed position changes are summed across assets before their size is taken, '
               f'so buys cancel sells and the cost charged at line "{self.line(self.loc(node))}" misses most of the trading')
 
+# %% ../../nbs/14_critic_costs.ipynb #7e3db2a1
+@patch
+def averaged_cost(self:Analyser, node, pnl:Info, cost:Info):
+    "A P&L summed across assets minus a cost from turnover averaged across them: the cost is divided by the number of assets."
+    if self.depth == 0 and pnl.pnl and (pnl.xagg or ('',))[0] == 'sum' and (cost.xagg or ('',))[0] == 'mean' and cost.turnover:
+        self.find('cost_omission', 1, cost.xagg[1], 'the P&L is summed across assets but the cost is charged on the traded '
+                  'amounts averaged across them here (`mean(axis=1)`): it pays for one N-th of the trading')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):

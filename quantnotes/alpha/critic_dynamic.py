@@ -266,7 +266,7 @@ def _probe_columns():
 _INSTALLED = []
 
 def _install():
-    "Wrap pandas readers and constructors (perturbation), `std` (reported series) and column access (feature tracing)."
+    "Wrap pandas readers and constructors (perturbation), `std` (reported series), column access (feature tracing), windows (`_rolling_in_time`)."
     if _INSTALLED: return
     _INSTALLED.append(True)
     def reader(f):
@@ -281,10 +281,28 @@ def _install():
     for cls in (pd.DataFrame, pd.Series):
         cls.__init__ = constructor(cls.__init__)
         cls.std = _probe_std(cls.std)
+    from pandas.core.window.rolling import Rolling
+    for m in _ROLL: setattr(Rolling, m, _rolling_in_time(getattr(Rolling, m), m))
     _probe_columns()
     try:
         import matplotlib; matplotlib.use('Agg')
     except Exception: pass
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #c9e7469a
+_ROLL = ('sum', 'mean', 'std', 'var', 'min', 'max', 'median')
+
+def _rolling_in_time(f, name):
+    "`Rolling.<name>` wrapped: a fixed-size window over a date index in reverse date order is computed in date order."
+    def g(self, *a, **k):
+        o, w = self.obj, self.window
+        if (_S is not None and isinstance(o, (pd.Series, pd.DataFrame)) and isinstance(o.index, pd.DatetimeIndex) and len(o) > 2
+                and o.index.is_monotonic_decreasing and isinstance(w, (int, np.integer)) and w > 1 and not self.center
+                and self.win_type is None and self.on is None and self.closed is None and self.step is None
+                and self.min_periods in (None, w)):
+            fwd = getattr(o.iloc[::-1].rolling(w), name)(*a, **k)  # the window ending at each row, rows in date order
+            return fwd.shift(-(w - 1)).iloc[::-1]  # ... moved to the row that starts it (the reversed window's label)
+        return f(self, *a, **k)
+    return g
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #b81f3cb2
 def _read(key):
@@ -575,7 +593,9 @@ def _fit_one(d, a, ns, weights):
         X = np.column_stack([r.reindex(days) for r in regs]).astype(float)
         r2, _ = _r2(X, d); weak = []
         if 1 < x.shape[1] <= 60:  # per asset: a cost that skips an asset it trades
-            P = np.column_stack([dx.reindex(days), dx.shift(1).reindex(days), X]).astype(float)
+            # each asset's own turnover beside the holding terms only: beside the total turnover (their sum) the
+            # per-asset coefficients are not identified, and the least-squares pick moves the common part onto the total
+            P = np.column_stack([dx.reindex(days), dx.shift(1).reindex(days), X[:, 2:7]]).astype(float)
             r2p, coef = _r2(np.nan_to_num(P), d)
             if coef is not None and r2p > r2:
                 n = x.shape[1]; c = coef[:n] + coef[n:2 * n]
@@ -760,17 +780,28 @@ def _pick_finding(cells, cell, knob, moved, at, cut):
                            f'perturbed, and `{moved}` (cell {at}) changes before that date: the parameter was chosen on the data it '
                            'is then evaluated on')
 
+def _absorbed(res, cells, c, moved) -> bool:
+    """Whether the change made in cell `c` stops in the cells that read what `c` made: some later cell that makes dated
+    objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves."""
+    if '_out' in moved[c['cell']]: return False  # a printed result (`_out`) is itself an outcome
+    pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out']
+    readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
+    return bool(readers) and not any(moved.get(r) for r in readers)
+
 def look_ahead_findings(res, cells, cut) -> list:
-    "The first cell whose dated objects change before the cut when only data after it was perturbed."
+    """The first cell whose dated objects change before the cut when only data after it was perturbed, and whose change
+    reaches an outcome (a change that every later reader absorbs is a label, not a look-ahead)."""
     base, la = res.get('base'), res.get('lookahead')
     if not la or la.get('error'): return []
     lac = {c['cell']: c for c in la['cells']}
+    moved = {}
     for c in base['cells']:
         o = lac.get(c['cell'])
-        if o is None: continue
-        moved = [k for k in c['dig'] if k in o['dig'] and _differs(c['dig'][k], o['dig'][k])]
-        if moved:
-            name = next((k for k in moved if k != '_out'), moved[0])
+        if o is not None: moved[c['cell']] = [k for k in c['dig'] if k in o['dig'] and _differs(c['dig'][k], o['dig'][k])]
+    for c in base['cells']:
+        mv = moved.get(c['cell'])
+        if mv and not _absorbed(res, cells, c, moved):
+            name = next((k for k in mv if k != '_out'), mv[0])
             pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
                          if (lac.get(b['cell']) or {}).get('choice', {}).get(k) != v), None)
             if pick: return [_pick_finding(cells, *pick, name, c['cell'], cut)]

@@ -53,6 +53,8 @@ class Info:
     signed: bool = False  # signed position changes (buys positive, sells negative): their size needs an `abs`
     netsum: Optional[tuple] = None  # (cell, line) where signed changes were summed across assets (a net flow, or a demeaning)
     netted: Optional[tuple] = None  # ... and the size of that net sum then taken (`abs`) as if it were the traded amount
+    xagg: Optional[tuple] = None  # ('sum' or 'mean', (cell, line)): how a P&L or a turnover was aggregated across assets (`.sum(axis=1)`)
+    rest: Optional['Info'] = None  # a frame given columns one by one (`df['y'] = ...`): what its other columns were made from
     xsec: bool = False  # one date's cross-section (`x.loc[d]` for a date `d` of the index): a reduction runs across assets, not time
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -75,7 +77,8 @@ def merge(*infos:Info) -> Info:
                 mix=next((i.mix for i in xs if i.mix), None), filt=next((i.filt for i in xs if i.filt), None),
                 np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)),
                 xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
-                netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None))
+                netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
+                xagg=next((i.xagg for i in xs if i.xagg), None))
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -132,7 +135,7 @@ def _code(src:str) -> str:
 _NO_PROP = {'rolling', 'expanding', 'ewm', 'shift', 'pct_change', 'diff', 'round', 'head', 'tail', 'resample', 'quantile',
             'clip', 'astype', 'rename', 'to_frame', 'fillna', 'dropna', 'apply', 'agg', 'aggregate', 'reindex', 'set_index',
             'reset_index', 'sort_index', 'describe', 'pipe', 'stack', 'unstack', 'nlargest', 'nsmallest', 'get', 'between'}
-_ROWWISE = {'fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype'}
+_ROWWISE = {'fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype', 'query'}  # `query` picks rows
 _CALENDAR_M = {'to_period', 'to_series', 'to_timestamp', 'normalize', 'strftime', 'to_list', 'tolist', 'floor', 'ceil',
                'unique', 'drop_duplicates', 'to_numpy', 'asfreq'}
 _REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'skew', 'kurt', 'kurtosis', 'count', 'quantile', 'sem',
@@ -160,6 +163,7 @@ class Analyser:
         self.lookback = 0  # the longest window, lag or loop start (rows) seen: the warm-up a sample may lose at its start
         self.windows: list[int] = []  # every window, lag and loop start (rows)
         self.loop_years: list[int] = []  # first years of loops over calendar years (walk-forward fits)
+        self.wf_days: list[int] = []  # calendar days a walk-forward waits after the data's first date (`idx[0] + pd.DateOffset(years=2)`)
         self.cost_zero, self.cost_nonzero = [], []
         self.stat_fns: set = set()
         self.top_stmt = None
@@ -181,14 +185,15 @@ class Analyser:
         "A window, lag or loop start of `k` rows: the warm-up is taken as the two longest chained (a rolling fit, then a rolling average of it)."
         if k > 0: self.windows.append(k); self.lookback = sum(sorted(self.windows)[-2:])
     def warmup_days(self, start:date) -> int:
-        "Calendar days a sample may lose at its start to warm-up: the longest lookback (business rows) or a walk-forward's first year."
+        "Calendar days a sample may lose at its start to warm-up: the longest lookback (business rows), plus a walk-forward's wait after the first date, or its first year."
         yrs = [(date(y, 1, 1) - start).days for y in self.loop_years if date(y, 1, 1) > start]
-        return int(max([1.5 * self.lookback] + yrs))
+        return int(max([1.5 * self.lookback + max(self.wf_days, default=0)] + yrs))
     def output_checks(self): "Sample dates printed in the outputs (sample rule)."
     def selection(self, n, vals): "The best of several values is picked (parameter rule)."
     def repeated_names(self, locs, name, what): "A literal names `name` twice (at `locs`): a dict keeps the last (feature-name rule)."
     def netted_cost(self, node, cost): "A cost from position changes netted across assets is charged (cost rule)."
     def leg_costs(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: does it charge every leg?)."
+    def averaged_cost(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: is it aggregated across assets as the P&L is?)."
     def collision(self, n, a, b, on, how): "Two frames are joined or merged (feature-name rule)."
     def concat_collision(self, loc, shared, keyed): "Frames concatenated side by side share the columns `shared` (feature-name rule)."
     def column_write(self, name, col, s, loc): "Statement `s` writes column `col` of frame `name` (feature-name rule)."
@@ -475,6 +480,19 @@ def combine_masks(self:Analyser, ms, how):
     return dict(kind='regime', names=frozenset().union(*(m.get('names', frozenset()) for m in ms)),
                 literal=any(m.get('literal') for m in ms), neg=False)
 
+# %% ../../nbs/14_critic.ipynb #69864391
+_OFFSET_DAYS = {'years': 365.25, 'months': 30.44, 'weeks': 7, 'days': 1}
+
+def _first_date_plus(left, right) -> int:
+    "Calendar days of `first date + offset` (`x[0] + pd.DateOffset(years=2)`, `x.min() + pd.Timedelta(days=30)`), else 0."
+    first = (isinstance(left, ast.Subscript) and isinstance(left.slice, ast.Constant) and left.slice.value == 0) or \
+        (isinstance(left, ast.Call) and isinstance(left.func, ast.Attribute) and left.func.attr == 'min' and not left.args)
+    f = right.func if isinstance(right, ast.Call) else None
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if not first or name not in ('DateOffset', 'Timedelta', 'relativedelta'): return 0
+    try: return int(sum(_OFFSET_DAYS[k.arg] * float(ast.literal_eval(k.value)) for k in right.keywords if k.arg in _OFFSET_DAYS))
+    except Exception: return 0
+
 # %% ../../nbs/14_critic.ipynb #3f7b1a12
 @patch
 def ev_BinOp(self:Analyser, n):
@@ -483,6 +501,7 @@ def ev_BinOp(self:Analyser, n):
     if isinstance(n.op, (ast.BitAnd, ast.BitOr)) and (a.mask or b.mask):
         i = merge(a, b); i.mask = self.combine_masks([m for m in (a.mask, b.mask) if m], 'and' if isinstance(n.op, ast.BitAnd) else 'or')
         return i
+    if isinstance(n.op, ast.Add) and (k := _first_date_plus(n.left, n.right)): self.wf_days.append(k)
     return self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
 
 # %% ../../nbs/14_critic.ipynb #256760c0
@@ -509,6 +528,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl:
         i.net = True; i.cost = False; self.any_net = True
         self.leg_costs(node, a, b)
+        self.averaged_cost(node, a, b)
         if b.netted and (b.cost or a.pnl): self.netted_cost(node, b)
     if op in ('Sub', 'Div') and not (a.netsum or a.netted) and (b.netsum or b.netted):  # demeaned or scaled by a per-date total
         i.netsum = i.netted = None
@@ -601,7 +621,7 @@ def _subscript(self:Analyser, n):
     key = self.ev(sl)
     if key.mask is not None:
         out = replace(merge(base, replace(key, mask=None, lead=None if key.mask['kind'] == 'date' else key.lead)), cols=base.cols,
-                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo, index=base.index)
+                      ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo, rest=base.rest, index=base.index)
         out.pending = (loc, key.mask['kind'], key.mask)
         if key.mask['kind'] == 'date':
             eff = self.date_effect(key.mask)
@@ -616,6 +636,9 @@ def _subscript(self:Analyser, n):
         if base.colinfo and k in base.colinfo:  # a column of a frame whose columns were seen being made: what it was made from
             c = base.colinfo[k]
             return replace(c, pending=None, colinfo=None, period=base.period or c.period, filt=base.filt or c.filt, win=base.win)
+        if base.rest is not None and base.colinfo and k not in base.colinfo:  # one of the columns the frame had before its writes
+            return replace(base, lead=base.rest.lead, leak=base.rest.leak, mix=base.rest.mix, lagged=base.rest.lagged, ret=base.rest.ret,
+                           pending=None, const=None, items=None, cols=None, colinfo=None, rest=None)
         per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) else None
         return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period)
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
@@ -624,6 +647,10 @@ def _subscript(self:Analyser, n):
             sel = merge(*(base.colinfo[x] for x in k))
             return replace(base, lead=sel.lead, leak=sel.leak, mix=sel.mix, lagged=sel.lagged, ret=sel.ret, cols=frozenset(k),
                            colinfo={x: base.colinfo[x] for x in k}, pending=None, const=None)
+        if base.colinfo and base.rest is not None:  # columns written one by one, the others from what the frame had before
+            sel = merge(*(base.colinfo[x] for x in k if x in base.colinfo), *([base.rest] if any(x not in base.colinfo for x in k) else []))
+            return replace(base, lead=sel.lead, leak=sel.leak, mix=sel.mix, lagged=sel.lagged, ret=sel.ret, cols=frozenset(k),
+                           colinfo={x: base.colinfo[x] for x in k if x in base.colinfo}, rest=base.rest, pending=None, const=None)
         return replace(base, cols=frozenset(k), pending=None, const=None)
     if acc is not None and k is None and isinstance(sl, ast.Name) and (sl.id in self.date_vars or (acc in ('iloc', 'iat') and sl.id in self.tvars)):
         return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)  # one date's row
@@ -639,7 +666,8 @@ def ev_Subscript(self:Analyser, n):
     out = self._subscript(n)
     acc = isinstance(n.value, ast.Attribute) and n.value.attr in ('loc', 'iloc')
     key = n.slice.elts[1] if acc and isinstance(n.slice, ast.Tuple) and len(n.slice.elts) > 1 else None if acc else n.slice
-    if isinstance(key, ast.Attribute) and key.attr == 'columns' and out.lead is not None:
+    made_from = lambda e: not isinstance(e, ast.Name) or e.id in out.names  # `P[X.columns]` where P was made from X
+    if isinstance(key, ast.Attribute) and key.attr == 'columns' and out.lead is not None and made_from(key.value):
         other = self.ev(key.value)
         if other.lead is not None and other.lead < out.lead: out = replace(out, lead=other.lead, leak=other.leak, mix=other.mix)
     return out
@@ -858,7 +886,8 @@ def assign(self:Analyser, t, v:Info, s):
             self.column_write(name, col, s, loc)
             self.cols[(name, col)] = replace(v, pending=None)
             nb = replace(merge(base, v), cols=(base.cols or frozenset()) | {col}, items=None, const=None,
-                         colinfo={**(base.colinfo or {}), col: replace(v, pending=None, colinfo=None)})
+                         colinfo={**(base.colinfo or {}), col: replace(v, pending=None, colinfo=None)},
+                         rest=base.rest if base.colinfo else replace(base, pending=None, colinfo=None, cols=None, rest=None))  # the columns it had
             nb.ret, nb.pnl, nb.net = base.ret, base.pnl, base.net
             self.env[name] = nb
             return
@@ -954,6 +983,9 @@ def call_name(self:Analyser, n, name):
     if name in _CONST_FN:
         xs = self.args_info(n)
         i = merge(*xs)
+        if name in ('list', 'tuple') and len(xs) == 1 and xs[0].colinfo and xs[0].rest is None and xs[0].lead is not None \
+                and isinstance(n.args[0], ast.Name) and isinstance(xs[0].items, list):  # `list(feats)`: the keys of a dict literal
+            return Info(const=list(xs[0].colinfo))
         if name in ('list', 'tuple', 'sorted', 'enumerate', 'zip'): return replace(i, const=None, pending=None)
         return replace(i, const=None, pending=None) if i.lead is not None else Info()
     xs = self.args_info(n)
@@ -1032,6 +1064,8 @@ def _m_model(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     self.args_info(n)
     xs = [self.ev(a) for a in n.args]  # `model.fit(X, y)`: the data are the positional arguments
     if not xs: xs = [self.ev(a) for a in recv_node.args] if isinstance(recv_node, ast.Call) else [recv]  # `sm.OLS(y, X).fit()`: the constructor's
+    if isinstance(recv_node, ast.Call) and not n.args:  # `smf.ols('y ~ x', data=train).fit()`: the rows are the `data=` frame
+        xs += [self.ev(k.value) for k in recv_node.keywords if k.arg in ('data', 'endog', 'exog')]
     def cut(x):  # the rows were selected before a date
         f = x.pending or x.filt
         upper = f is not None and f[1] == 'date' and any(op in ('Lt', 'LtE') for op, *_ in f[2].get('conds', [])) and not f[2].get('neg')
@@ -1206,6 +1240,10 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         self.collision(n, recv, other, on, m)
         out = merge(recv, other)
         out.cols = (recv.cols | other.cols) if recv.cols is not None and other.cols is not None else None
+        named = other.colinfo or ({next(iter(other.cols)): replace(other, pending=None, cols=None)} if other.cols is not None and len(other.cols) == 1 else None)
+        if m == 'join' and named and other.rest is None:  # the joined columns keep their own history, the frame's columns theirs
+            out.colinfo = {**(recv.colinfo or {}), **named}
+            out.rest = recv.rest if recv.colinfo else replace(recv, pending=None, colinfo=None, cols=None, rest=None)
         return out
     if m == 'assign':  # each new column is evaluated on the frame as it stands (a lambda gets the frame)
         cur, vals = recv, []
@@ -1221,6 +1259,7 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         out = merge(recv, *vals)
         out.cols = (recv.cols or frozenset()) | {k.arg for k in n.keywords if k.arg}
         out.colinfo, out.ret, out.pnl, out.net = cur.colinfo, recv.ret, recv.pnl, recv.net
+        out.rest = recv.rest if recv.colinfo else replace(recv, pending=None, colinfo=None, cols=None, rest=None)  # the columns it had
         return out
     if m == 'append' and isinstance(recv_node, ast.Name):
         x = self.ev(arg0) if arg0 is not None else Info()
@@ -1254,6 +1293,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         for a in n.args: self.ev(a)
         if ax in (1, 'columns'):  # across assets on each date; signed trades summed this way net buys against sells
             return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover,
+                           xagg=(m, loc) if m in ('sum', 'mean') and (recv.pnl or recv.turnover) else recv.xagg,
                            netsum=loc if recv.turnover and recv.signed and m in ('sum', 'mean') else recv.netsum)
         if recv.lead is None: return replace(recv, pending=None)
         if recv.tslice: return replace(recv, ret=False, pending=None, const=None, tslice=False)  # a trailing window's statistic
@@ -1274,8 +1314,10 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
     out = merge(recv, *[x for x in xs if x.lead is not None])
     out.ret = recv.ret and m in ('fillna', 'dropna', 'reindex', 'astype', 'copy', 'sort_index', 'loc', 'clip', 'replace')
     out.pnl, out.net, out.stat, out.turnover = recv.pnl, recv.net, recv.stat, recv.turnover
+    if m in ('notna', 'isna', 'notnull', 'isnull'): out.turnover = out.signed = False  # which values exist: booleans, not trades
     out.cols = recv.cols if m in _ROWWISE else None
     out.colinfo = recv.colinfo if m in _ROWWISE else None  # a row-wise method keeps each column's own history
+    out.rest = recv.rest if m in _ROWWISE else None
     if m in ('apply', 'agg', 'aggregate', 'pipe', 'transform') and arg0 is not None:
         fn = self.ev(arg0)
         if fn.func is not None and (recv.pnl or recv.ret):
