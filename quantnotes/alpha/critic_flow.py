@@ -1185,8 +1185,9 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         if recv.index:
             vals = xs[0].const if xs else None
             if m == 'between':
-                a, b = (self.const_of(x) for x in n.args[:2])
-                return Info(mask=dict(kind='date', conds=[('GtE', as_date(a), recv.index, a), ('LtE', as_date(b), recv.index, b)], neg=False, how='and'))
+                a, b = self.const_of(self.kw(n, 'left', 0)), self.const_of(self.kw(n, 'right', 1))  # by position or by name
+                conds = [('GtE', as_date(a), recv.index, a), ('LtE', as_date(b), recv.index, b)]
+                return Info(mask=dict(kind='date', conds=[c for c in conds if c[1]], neg=False, how='and'))
             ds = []
             for v in (vals or []):
                 d = date(int(v), 1, 1) if recv.index == 'year' and isinstance(v, (int, float)) else as_date(v)
@@ -1496,7 +1497,9 @@ def analyse(nb, hyp:Hypothesis|None=None) -> list[Finding]:
         except (SyntaxError, RecursionError, MemoryError, ValueError) as e:  # a cell that cannot be read is a finding
             a.findings[('other', i, 'unparsable')] = _unparsable(c.source, i, e); continue
         a.cell = i
-        a.block(tree.body)
+        try: a.block(tree.body)
+        except Exception as e:  # an idiom the analyser mishandles must not hide the rest of the notebook
+            a.findings[('other', i, 'unanalysed')] = _unparsable(c.source, i, RuntimeError(f'the analyser failed: {type(e).__name__}: {e}'))
     a.finish()
     fs = [Finding(**f) for f in a.findings.values()]
     return sorted(fs, key=lambda f: (f.cell, f.severity))
