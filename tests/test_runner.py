@@ -173,7 +173,7 @@ def test_a_kernel_slow_to_report_idle_is_not_a_failed_study():
         "_orig = k._publish_status_and_flush\n"
         "def _late(status, channel, *a, **kw):\n"
         "    if status == 'idle' and channel == 'shell':\n"
-        "        k._publish_status_and_flush = _orig; time.sleep(6)\n"
+        "        k._publish_status_and_flush = _orig; open(f'{out_dir}/late.txt', 'w').write('late'); time.sleep(6)\n"
         "    return _orig(status, channel, *a, **kw)\n"
         "k._publish_status_and_flush = _late")
     done = nbformat.v4.new_code_cell("import pathlib; pathlib.Path(out_dir, 'done.txt').write_text('yes')")
@@ -182,3 +182,4 @@ def test_a_kernel_slow_to_report_idle_is_not_a_failed_study():
     res = execute_study(nbformat.writes(nb).encode(), 'slowidle', {'seed': 1})
     assert res['error'] is None, res['error']
     assert res['files']['done.txt'] == b'yes'
+    assert res['files'].get('late.txt') == b'late', 'the delay never happened: ipykernel no longer publishes idle this way'
