@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_critic_costs.ipynb #fc03ca3f
 from __future__ import annotations
-import ast
+import ast, re
 from fastcore.basics import patch
 from .critic_flow import Analyser, Info, merge, _COST_N
 
@@ -68,10 +68,48 @@ def averaged_cost(self:Analyser, node, pnl:Info, cost:Info):
         self.find('cost_omission', 1, cost.xagg[1], 'the P&L is summed across assets but the cost is charged on the traded '
                   'amounts averaged across them here (`mean(axis=1)`): it pays for one N-th of the trading')
 
+# %% ../../nbs/14_critic_costs.ipynb #addef84f
+def _str_list(v) -> list|None:
+    "The strings of a list or tuple literal of strings (else None)."
+    if isinstance(v, (ast.List, ast.Tuple)) and v.elts and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in v.elts):
+        return [e.value for e in v.elts]
+    return None
+
+def _cost_tables(tree) -> list:
+    "(name, keys, line) of top-level per-asset cost tables: a dict (or `pd.Series(dict)`) of numbers under a cost-like name."
+    out = []
+    for st in tree.body:
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)): continue
+        v = st.value.args[0] if isinstance(st.value, ast.Call) and len(st.value.args) == 1 else st.value
+        if isinstance(v, ast.Dict) and len(v.keys) >= 3 and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in v.keys) \
+                and re.search(r'(?i)cost|spread|fee|bps?|slip|commission|tc', st.targets[0].id):
+            out.append((st.targets[0].id, [k.value for k in v.keys], st.lineno))
+    return out
+
+@patch
+def cost_table_gaps(self:Analyser):
+    "A per-asset cost table missing assets that the notebook's list of traded names holds."
+    trees = []
+    for ci, (src, _) in enumerate(self.cells):
+        try: trees.append((ci, ast.parse(src)))
+        except (SyntaxError, RecursionError, ValueError): pass  # reported where the cell was read
+    lists = [xs for _, t in trees for n in ast.walk(t) if (xs := _str_list(n)) and len(xs) >= 3]
+    code = '\n'.join(s for s, _ in self.cells)
+    for ci, t in trees:
+        for name, keys, ln in _cost_tables(t):
+            if re.search(rf'(?<![\w.]){re.escape(name)}\s*\.get\([^,()]+,|(?<![\w.]){re.escape(name)}\b.*fillna\(', code): continue  # read with a default
+            cover = [xs for xs in lists if len(set(keys) & set(xs)) >= 0.8 * len(set(keys)) and set(xs) - set(keys)]
+            if not cover: continue
+            miss = sorted(set(max(cover, key=len)) - set(keys))
+            if len(miss) < 2: continue  # one name short is usually the numeraire (USD in a list of USD crosses), not a traded asset
+            self.find('cost_omission', 2, (ci, ln), f'the cost table `{name}` has no entry for {", ".join(miss)}, which the notebook '
+                      'trades: their trades pay nothing (a missing entry maps to NaN, and sums skip it)')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):
     "Costs, judged once the whole notebook is read: zero costs, no cost term at all, or a reported statistic computed gross."
+    self.cost_table_gaps()
     if self.cost_zero and not self.cost_nonzero:
         for loc in self.cost_zero:
             self.find('cost_omission', 1, loc, 'the transaction cost is set to zero: every reported return is gross')

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #fcfb1db9
 from __future__ import annotations
-import ast, contextlib, io, json, os, re, sys, tempfile, time, warnings
+import ast, contextlib, functools, io, json, os, re, sys, tempfile, time, warnings
 from pathlib import Path
 from types import SimpleNamespace
 import nbformat
@@ -94,6 +94,7 @@ class _State:
         self.spec, self.mode = spec, mode
         self.stds, self.events, self.seq = [], [], 0
         self.cell, self.ns, self.picked, self.dvec = None, {}, {}, {}
+        self.returned = {}  # '<Class.method>': the last dated frame a function of the notebook returned
         self.rng = np.random.default_rng(20261130)
 
 _S = None  # the state of the run in progress (None outside a run: the probes then do nothing)
@@ -254,12 +255,19 @@ def _probe_columns():
         return gi(self, key)
     pd.DataFrame.__getitem__ = __getitem__
     asg = pd.DataFrame.assign
-    def assign(self, **kw):
-        if _S is not None:
-            cell, line = _where()
-            for k in kw:
-                if cell is not None: _write(k, k in self.columns, cell, line)
-        return asg(self, **kw)
+    def assign(self, **kw):  # a callable's write is noted once it has run: `assign(w=lambda d: d.w / n)` reads `w` first
+        if _S is None: return asg(self, **kw)
+        (cell, line), cols, out = _where(), set(self.columns), {}
+        def note(k):
+            if cell is not None: _write(k, k in cols, cell, line)
+            cols.add(k)
+        for k, v in kw.items():
+            if callable(v):
+                def after(df, v=v, k=k):
+                    r = v(df); note(k); return r
+                out[k] = after
+            else: note(k); out[k] = v
+        return asg(self, **out)
     pd.DataFrame.assign = assign
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1b8f3e7d
@@ -329,6 +337,15 @@ def _qn_get(obj, key):
             if len(_S.picked) > 512: del _S.picked[next(iter(_S.picked))]
     return r
 
+def _qn_ret(f):
+    "Decorate a function of the notebook: a dated frame of 2 to 500 columns that it returns is kept under '<its name>'."
+    @functools.wraps(f)
+    def g(*a, **k):
+        r = f(*a, **k)
+        if _S is not None and isinstance(r, pd.DataFrame) and 2 <= r.shape[1] <= 500 and _dated(r): _S.returned[f'<{f.__qualname__}>'] = r
+        return r
+    return g
+
 def _qn_dict(pairs):
     "`dict(pairs)`, noting a string key given twice in one construction: the later value silently replaces the earlier."
     if hasattr(pairs, 'keys'): return dict(pairs)
@@ -343,7 +360,16 @@ def _qn_dict(pairs):
 class _Trace(ast.NodeTransformer):
     """Rewrite loads `x[k]` into `_qn_get(x, k)` and `x.std(...)` into `_qn_std(x, 'std', ...)`; with `writes`, also stores
     `x[k] = v` into `_qn_set(x, k, v)` and dict constructions (`{k: v for ...}`, `dict(pairs)`) into `_qn_dict(pairs)`."""
-    def __init__(self, writes:bool=True): self.writes = writes
+    def __init__(self, writes:bool=True, returns:bool=False): self.writes, self.returns = writes, returns
+    def visit_Module(self, node):  # with `returns`, the notebook's functions and methods record the frames they return
+        self.generic_visit(node)
+        if self.returns:
+            for st in node.body:
+                for f in ([st] if isinstance(st, ast.FunctionDef) else st.body if isinstance(st, ast.ClassDef) else []):
+                    if isinstance(f, ast.FunctionDef) and all(isinstance(x, ast.Name) and x.id in ('property', 'staticmethod', 'classmethod')
+                                                              for x in f.decorator_list):
+                        f.decorator_list.append(ast.Name('_qn_ret', ast.Load()))  # innermost: it wraps the plain function
+        return node
     def visit_Assign(self, node):
         self.generic_visit(node)
         if self.writes and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript) and not isinstance(node.targets[0].slice, ast.Slice):
@@ -381,6 +407,17 @@ def _set_knob(tree, name, value):
                 elif isinstance(t, ast.Tuple) and isinstance(st.value, ast.Tuple):
                     for i, e in enumerate(t.elts):
                         if isinstance(e, ast.Name) and e.id == name: st.value.elts[i] = ast.parse(repr(value), mode='eval').body
+    return tree
+
+def _scale_field(tree, name, k):
+    "Multiply by `k` the default of field `Class.field` in a top-level class (`tc_bps: float = 3.0` in a dataclass)."
+    cls, field = name.split('.', 1)
+    for st in tree.body:
+        if isinstance(st, ast.ClassDef) and st.name == cls:
+            for f in st.body:
+                t = f.target if isinstance(f, ast.AnnAssign) else f.targets[0] if isinstance(f, ast.Assign) and len(f.targets) == 1 else None
+                if isinstance(t, ast.Name) and t.id == field and f.value is not None:
+                    f.value = ast.BinOp(f.value, ast.Mult(), ast.Constant(k))
     return tree
 
 def _scale(v, k):
@@ -439,7 +476,7 @@ def run(spec, mode):
     "Execute the notebook's code cells in a fresh namespace under `mode`; returns what was observed."
     global _S
     _S = _State(spec, mode)
-    ns = {'__name__': '__main__', '_qn_set': _qn_set, '_qn_get': _qn_get, '_qn_std': _qn_std, '_qn_dict': _qn_dict,
+    ns = {'__name__': '__main__', '_qn_set': _qn_set, '_qn_get': _qn_get, '_qn_std': _qn_std, '_qn_dict': _qn_dict, '_qn_ret': _qn_ret,
           'display': lambda *a, **k: None}
     _S.ns, grid = ns, set(mode.get('choices') or ())
     cut = pd.Timestamp(mode['compare_before']) if mode.get('compare_before') else None
@@ -454,7 +491,9 @@ def run(spec, mode):
             out['error'] = f'cell {i}: SyntaxError {e}'; break
         for ci, name, val in mode.get('knobs', []):
             if ci == i: tree = _set_knob(tree, name, val)
-        tree = ast.fix_missing_locations(_Trace(writes=bool(mode.get('trace'))).visit(tree))
+        for ci, name, k in mode.get('scale', []):
+            if ci == i and '.' in name: tree = _scale_field(tree, name, k)  # a cost field of a settings class
+        tree = ast.fix_missing_locations(_Trace(writes=bool(mode.get('trace')), returns=bool(mode.get('keep_values'))).visit(tree))
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
@@ -487,7 +526,7 @@ def run(spec, mode):
                                  span={k: _span(v) for k, v in changed.items() if _dated(v)},  # where pandas objects begin and end
                                  gaps={k: _gaps(v) for k, v in changed.items() if _dated(v)},
                                  choice={k: c for k, v in changed.items() if (c := _choice(v, grid)) is not None}))
-    _S.dvec = {}; dated = _as_dated(ns)
+    _S.dvec = {}; dated = {**_as_dated(ns), **_S.returned}  # what functions returned counts as the namespace's
     out['final'] = {k: _digest(v, cut) for k, v in dated.items()}
     out['final'] = {k: v for k, v in out['final'].items() if v is not None}
     t0c = pd.Timestamp(spec['start']) - pd.Timedelta(days=400)
@@ -505,23 +544,45 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     pairs = [(a, b) for a, b in zip(base['stds'], nocost['stds']) if a.get('vals') is not None and b.get('vals') is not None
              and len(a['vals']) == len(b['vals']) and a['days'] == b['days']]
     if not pairs: return dict(pairs=0)
-    deltas = [(np.asarray(b['vals']) - np.asarray(a['vals']), a) for a, b in pairs]
-    moved = [(d, a) for d, a in deltas if np.abs(d).sum() > 1e-9 * max(1.0, np.abs(a['vals']).sum())]
+    deltas = [(np.asarray(b['vals']) - np.asarray(a['vals']), a, b) for a, b in pairs]
+    moved = [(d, a, b) for d, a, b in deltas if np.abs(d).sum() > 1e-9 * max(1.0, np.abs(a['vals']).sum())]
     if not moved: return dict(pairs=len(pairs), moved=0)
-    weights = [ns[k] for _, k, _ in knobs if isinstance(ns.get(k), pd.Series)]
+    weights = [pd.Series(v, dtype=float) if isinstance(v, dict) else v for _, k, _ in knobs if isinstance(v := ns.get(k), pd.Series)
+               or isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values())]  # per-asset cost tables
     hb, hn = _headline(base['stds'], oos), _headline(nocost['stds'], oos)  # judge the headline series
-    d, a, g = moved[-1][0], moved[-1][1], None
+    o = pd.Timestamp(oos.oos_start).value // 86_400_000_000_000
+    d, a, g = next((m for m in moved[::-1] if _first(m[1]) >= o - 10), moved[-1])  # the last moved series of the out-of-sample part
     if hb is not None and hn is not None:
         x, y = base['stds'][hb], nocost['stds'][hn]
-        if x.get('vals') is not None and y.get('vals') is not None and x['days'] == y['days']:
+        if x.get('vals') is not None and y.get('vals') is not None and x['days'] == y['days'] and \
+                np.abs(np.asarray(y['vals']) - np.asarray(x['vals'])).sum() > 0:  # a gross headline (IR gross last) says nothing on costs
             d, a, g = np.asarray(y['vals']) - np.asarray(x['vals']), x, y
     same = {k for k, v in nocost.get('final', {}).items() if base.get('final', {}).get(k) == v}  # positions do not move with costs
     r2, k, weak = _fit_one(d, a, {k: v for k, v in ns.items() if k in same}, weights) if np.abs(d).sum() > 0 else (0.0, None, [])
     part, kept = None, {k: v for k, v in ns.items() if k in same}
-    if r2 > 0.999 and g is not None:  # the cost follows some frame exactly: does it charge both sides of the earning book?
-        pos = _earner(np.asarray(g['vals']), g['days'], kept)
-        if pos is not None: part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
-    return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'])
+    pos = _earner(np.asarray(g['vals']), g['days'], kept) if g is not None else None  # the book that earns the gross returns
+    if r2 > 0.999 and pos is not None:  # the cost follows some frame exactly: does it charge both sides of the earning book?
+        part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
+    r2e = _fit_one(d, a, {pos: ns[pos]}, weights)[0] if pos is not None and np.abs(d).sum() > 0 else None
+    return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
+                earner=pos, r2_earner=r2e, credit=_credit(d, a, g))
+
+def _credit(d, a, g=None):
+    """[negative days, days looked at] when the cost paid `d` is a credit: of the 20 days it is largest (among the days it is
+    charged at all, above 10 times its median size, of which there must be 10), a quarter or more are negative, and `d` there
+    does not move with the day's gross return `g` (|correlation| under 0.5). A correct cost is positive on the days it is
+    charged; a book that compounds moves by a hair on other days, both ways, but those days are not the largest. Only signed
+    trades netted against each other pay a credit. Else None."""
+    d = np.asarray(d, dtype=float)
+    eps = 1e-9 * max(float(np.nanmax(np.abs(a['vals']))), 1e-300)
+    charged = np.abs(d) > max(eps, 10 * float(np.median(np.abs(d))))
+    if charged.sum() < 10: return None
+    top = np.argsort(-np.abs(d))[:min(20, int(charged.sum()))]
+    neg = int((d[top] < 0).sum())
+    if neg < 0.25 * len(top): return None
+    gv = np.asarray(g['vals'], dtype=float) if g is not None else None
+    if gv is not None and len(gv) == len(d) and np.std(gv[top]) > 0 and abs(np.corrcoef(d[top], gv[top])[0, 1]) >= 0.5: return None
+    return [neg, len(top)]
 
 def _sides(d, a, P):
     """The side of the book `P` (long or short) that the cost `d` ignores: `d` fitted on the turnover of the long side
@@ -544,7 +605,8 @@ def _sides(d, a, P):
 
 def _earner(g, days, ns):
     """The dated frame whose positions earn the gross returns `g` (on `days`): of two frames of one shape, the one that,
-    lagged a row or not, times the other and summed across columns fits `g` with R^2 above 0.99 (else None)."""
+    lagged a row or not, times the other and summed across columns fits `g` with R^2 above 0.99 (else None). Of the two
+    frames of that product, the positions are the persistent one (the higher mean lag-1 autocorrelation): returns are not."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
     fr = {k: v.select_dtypes('number') for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
     fr = {k: v for k, v in fr.items() if 2 <= v.shape[1] <= 500 and not v.index.has_duplicates}
@@ -557,8 +619,20 @@ def _earner(g, days, ns):
             for Av in lags:
                 s = pd.Series(np.nansum(Av * Bv, axis=1), index=A.index).reindex(dd).to_numpy()
                 r2, _ = _r2(s[:, None], g)
-                if r2 > best: best, who = r2, a
-    return who
+                if r2 > best: best, who = r2, (a, b)
+    if who is None: return None
+    return max(who, key=lambda k: _persistence(fr[k]))
+
+def _persistence(x:pd.DataFrame) -> float:
+    "Mean lag-1 autocorrelation of the columns of `x` (0 where a column is constant)."
+    v = x.to_numpy(dtype=float); a, b = v[1:], v[:-1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = np.where(ok, a, 0.), np.where(ok, b, 0.)
+    n = ok.sum(axis=0).clip(min=1)
+    am, bm = a.sum(0) / n, b.sum(0) / n
+    cov = ((a - am) * (b - bm) * ok).sum(0)
+    sd = np.sqrt(((a - am) ** 2 * ok).sum(0) * ((b - bm) ** 2 * ok).sum(0))
+    return float(np.mean(np.where(sd > 0, cov / np.where(sd > 0, sd, 1), 0.)))
 
 def _r2(X, d):
     "R^2 and coefficients of the least-squares fit of `d` on the columns of `X` (rows with numbers only)."
@@ -665,13 +739,18 @@ def _numeric(v) -> bool:
     return False
 
 def find_knobs(cells:list) -> dict:
-    "Top-level constants: cost inputs (by name), numeric knobs and numeric grids, each as (cell, name, value, line)."
+    "Top-level constants: cost inputs (by name; also `Class.field` for a settings class), numeric knobs and numeric grids, each as (cell, name, value, line)."
     cost, scalar, grid = [], [], []
     for i, src in cells:
         tree = _py(src)
         if tree is None: continue
         lines = src.splitlines()
         for st in tree.body:
+            if isinstance(st, ast.ClassDef):  # a settings class: its numeric cost fields (`tc_bps: float = 3.0`) are cost inputs
+                for f in st.body:
+                    t = f.target if isinstance(f, ast.AnnAssign) else f.targets[0] if isinstance(f, ast.Assign) and len(f.targets) == 1 else None
+                    if isinstance(t, ast.Name) and f.value is not None and _words(t.id) & _COST_WORDS and _num(f.value) is not None:
+                        cost.append((i, f'{st.name}.{t.id}', None, lines[f.lineno - 1] if f.lineno - 1 < len(lines) else ''))
             if not isinstance(st, ast.Assign): continue
             pairs = []
             for t in st.targets:
@@ -843,6 +922,23 @@ def _holes(days:np.ndarray, calendars:dict) -> tuple:
     run = np.diff(np.flatnonzero(np.diff(np.r_[0, miss.astype(int), 0])))[::2].max() if miss.any() else 0
     return int(miss.sum()), len(best), int(run), best[miss]
 
+def _lookbacks(cells:dict) -> set:
+    "Whole numbers from 5 to 5,000 written in the code: the candidates for a lookback's length in rows."
+    out = set()
+    for s in cells.values():
+        try: tree = ast.parse(_transform(s))
+        except (SyntaxError, RecursionError, ValueError): continue
+        out |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is int and 5 <= n.value <= 5000}
+    return out
+
+def _after_lookback(first:int, s0:int, step:float, calendars:dict, lookbacks:set) -> bool:
+    "Does a series that starts on day `first` start L to L + 35 rows (monthly: L to L + 2) after `s0`, for a lookback L?"
+    if step > 5: ks = [round((first - s0) / 30.44)]; extra = 2
+    else:
+        ks = [int(((c >= s0) & (c < first)).sum()) for c in map(np.asarray, calendars.values()) if len(c) and c[0] <= s0 + 5]
+        extra = 35
+    return any(L <= k <= L + extra for k in ks for L in lookbacks)
+
 def _ppy(days):
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     return 252 if step <= 4 else 52 if step <= 10 else 12 if step <= 45 else 4
@@ -851,6 +947,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift."""
     base = res['base']; out, seen = [], set()
+    lookbacks = _lookbacks(cells)
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
@@ -876,7 +973,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         live = any(abs(v[1] - first) <= tol for v in lv)
         made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
-        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= warm or (first > day(s0) and live)
+        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= warm or (first > day(s0) and live) or \
+            (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks))
         ok_last = at_split
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
             seen.add(('sample_boundary_drift', rec['cell']))
@@ -938,14 +1036,16 @@ def parameter_findings(res, cells, sample, knobs) -> list:
     return out
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #d0608c3a
-def cost_findings(res, cells, knobs, r2_min=0.5) -> list:
-    "Costs that do not reach the headline returns, that skip assets, or that follow no dated frame's turnover (R^2 < `r2_min`)."
+def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
+    """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
+    the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
+    frame's turnover (R^2 < `r2_min`, a note)."""
     r = res.get('nocost')
     if not r or r.get('error') or not r.get('fit') or not r['fit'].get('pairs'): return []
     fit = r['fit']
     c0, name, _, dl = knobs['cost'][0]
     names = [n for _, n, _, _ in knobs['cost']]
-    ref = lambda n: re.escape(n) if '[' not in n else re.escape(n.split('[')[0]) + r'\[\s*["\']' + re.escape(ast.literal_eval(n.split('[', 1)[1][:-1])) + r'["\']\s*\]'
+    ref = lambda n: r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n and '[' not in n else re.escape(n) if '[' not in n else re.escape(n.split('[')[0]) + r'\[\s*["\']' + re.escape(ast.literal_eval(n.split('[', 1)[1][:-1])) + r'["\']\s*\]'
     arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{ref(n)}(?!\w)|(?<![\w.]){ref(n)}\s*[*/+\-]')
     charged = lambda src, n: any(arith(n).search(l) for l in src.splitlines() if 'print(' not in l and not l.lstrip().startswith('#'))
     uses = [(i, n) for i, src in sorted(cells.items()) for n in names if i >= c0 and charged(src, n)]
@@ -963,6 +1063,16 @@ def cost_findings(res, cells, knobs, r2_min=0.5) -> list:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the returns are earned on the book {p["position"]}, but the cost paid follows the trading of its '
                                 f'{"short" if p["free"] == "long" else "long"} side only (R^2 {p["r2"]:.2f}): its {p["free"]} side trades free')]
+    if fit.get('credit'):
+        n, m = fit['credit']
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the cost paid is negative (a credit) on {n} of the {m} days it is largest: signed trades are netted '
+                                'against each other before the cost is taken, so buys cancel sells')]
+    e, r2e = fit.get('earner'), fit.get('r2_earner')
+    if e is not None and r2e is not None and r2e < r2_book and fit.get('r2', 0) < 0.9:  # the book is seen, and its trading is not what is paid for
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the cost charged does not follow the trading of the book that earns the returns ({e}): the cost '
+                                f'paid fitted on its turnover and holdings has R^2 {r2e:.2f}')]
     if fit.get('frame') is not None and fit.get('r2', 0) < r2_min:  # a note: positions kept inside functions or objects are not observable
         return [Finding(defect_class='cost_omission', severity=3, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the change in positions: the best fit of the cost paid on the '
@@ -1028,7 +1138,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
     res, wall, iso = execute(notebook, cl, sample, modes, timeout=timeout, isolation=isolation)
     if res['base'].get('error'): raise RuntimeError(f"the notebook does not run: {res['base']['error']}")
     info = dict(runs=len(modes), wall_s=wall, isolation=iso, error=res['base'].get('error'),
-                seconds={k: v.get('seconds') for k, v in res.items()})
+                seconds={k: v.get('seconds') for k, v in res.items()}, cost_fit=(res.get('nocost') or {}).get('fit'))
     f = []
     if not res['base'].get('error'):
         if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample))

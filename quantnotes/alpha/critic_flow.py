@@ -433,6 +433,24 @@ def ev_UnaryOp(self:Analyser, n):
     if isinstance(n.op, ast.USub) and isinstance(i.const, (int, float)): return replace(i, const=-i.const)
     return replace(i, pending=None)
 
+# %% ../../nbs/14_critic.ipynb #2224c0a7
+_CAL_NAMES = {'date', 'dates', 'day', 'month', 'week', 'time', 'timestamp', 'datetime', 'period'}
+
+def _col_name(n):
+    "The name a column or attribute access uses (`f.date`, `df['month']`), else None."
+    if isinstance(n, ast.Attribute): return n.attr
+    if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str): return n.slice.value
+    return None
+
+def _calendar_column(n) -> bool:
+    "A column or attribute named for dates (`date`, `Date`, `month`...)."
+    return isinstance(_col_name(n), str) and _col_name(n).lower() in _CAL_NAMES
+
+def _weekday(n) -> bool:
+    "The day of the week of a date (`.dt.day_of_week`, `.dayofweek`, `.weekday()`)."
+    if isinstance(n, ast.Call) and not n.args: n = n.func
+    return isinstance(n, ast.Attribute) and n.attr in ('day_of_week', 'dayofweek', 'weekday')
+
 # %% ../../nbs/14_critic.ipynb #bdcef56c
 @patch
 def ev_Compare(self:Analyser, n):
@@ -454,6 +472,10 @@ def ev_Compare(self:Analyser, n):
     elif r.index and as_date(left.const):
         flip = {'Lt': 'Gt', 'LtE': 'GtE', 'Gt': 'Lt', 'GtE': 'LtE'}.get(opn, opn)
         i.mask = dict(kind='date', conds=[(flip, as_date(left.const), r.index, left.const)], neg=False); i.lead = None
+    elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
+    elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)):
+        d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
+        i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False)
@@ -504,6 +526,18 @@ def ev_BinOp(self:Analyser, n):
     if isinstance(n.op, ast.Add) and (k := _first_date_plus(n.left, n.right)): self.wf_days.append(k)
     return self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
 
+# %% ../../nbs/14_critic.ipynb #d817cf89
+def _steps_apart(a, b) -> bool:
+    "`x[t + i] - x[t + j]`: two rows of one array whose indices are one time variable plus different constants."
+    def split(n):
+        if isinstance(n, ast.Name): return n.id, 0
+        if isinstance(n, ast.BinOp) and isinstance(n.left, ast.Name) and isinstance(n.right, ast.Constant) and isinstance(n.right.value, int):
+            return n.left.id, n.right.value * (1 if isinstance(n.op, ast.Add) else -1 if isinstance(n.op, ast.Sub) else 0)
+        return None, None
+    if not (isinstance(a, ast.Subscript) and isinstance(b, ast.Subscript)) or ast.dump(a.value) != ast.dump(b.value): return False
+    (va, ka), (vb, kb) = split(a.slice), split(b.slice)
+    return va is not None and va == vb and ka != kb
+
 # %% ../../nbs/14_critic.ipynb #256760c0
 @patch
 def arith(self:Analyser, node, op, a, b, na=None, nb=None):
@@ -534,6 +568,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         i.netsum = i.netted = None
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \
             and ast.dump(nb.func.value) == ast.dump(na) and not a.ret and not self._is_price(a): i.turnover = i.signed = True
+    if op == 'Sub' and _steps_apart(na, nb) and not a.ret and not a.pnl: i.turnover = i.signed = True  # `w[t] - w[t - 1]` in a loop
     if op in ('Mult', 'Div', 'MatMult') and (a.turnover or b.turnover) and (a.cost or b.cost): i.cost = True
     if op == 'MatMult' and (a.turnover and a.signed or b.turnover and b.signed): i.netsum = loc  # a dot product sums signed trades
     if op in ('Mult',) and (a.mask or b.mask) and (a.lead is not None and b.lead is not None):
@@ -685,7 +720,7 @@ def period_of(self:Analyser, lo:date|None, hi:date|None) -> str|None:
 # %% ../../nbs/14_critic.ipynb #1720851b
 @patch
 def date_effect(self:Analyser, m:dict):
-    "What a date mask does: ('bound', lo, hi), ('exclude', a, b) or ('window', a, b)."
+    "What a date mask does: ('bound', lo, hi), ('exclude', a, b), ('window', a, b), or ('all', lo, hi): bounds or-ed that keep every date."
     conds, neg, how = m['conds'], m.get('neg', False), m.get('how', 'and')
     los = [d for op, d, *_ in conds if op in ('Gt', 'GtE') and d]
     his = [d for op, d, *_ in conds if op in ('Lt', 'LtE') and d]
@@ -693,7 +728,9 @@ def date_effect(self:Analyser, m:dict):
     nes = [d for op, d, *_ in conds if op in ('NotEq', 'NotIn') and d]
     if nes or (eqs and neg): return ('exclude', min(nes + eqs), max(nes + eqs))
     if eqs: return ('window', min(eqs), max(eqs))
-    if how in ('or', 'excl') and los and his and not neg: return ('exclude', min(his), max(los))
+    if how in ('or', 'excl') and los and his and not neg:
+        a, b = min(his), max(los)
+        return ('exclude', a, b) if a < b else ('all', b, a)  # `(d >= START) | (d <= END)` keeps everything
     if neg and los and his: return ('exclude', max(los), min(his))
     if neg: return ('bound', his[0] if his else None, los[0] if los else None)
     lo, hi = (max(los) if los else None), (min(his) if his else None)
@@ -796,7 +833,9 @@ def ex_For(self:Analyser, s):
 # %% ../../nbs/14_critic.ipynb #d4b80679
 @patch
 def ex_If(self:Analyser, s):
-    "Both branches of an `if` are read from the same state; afterwards each name holds what either branch may leave in it."
+    """Both branches of an `if` are read from the same state; afterwards each name holds what either branch may leave in it.
+    A P&L is net when both branches leave it net, except for an `if` without `else` inside a loop: costs are paid on the passes
+    that trade (`if rebalance_day[i]: nav -= cost`)."""
     test = self.ev(s.test)
     before = dict(self.env)
     self.block(s.body)
@@ -810,7 +849,7 @@ def ex_If(self:Analyser, s):
     for k in set(after_body) & set(after_else):
         a, b = after_body[k], after_else[k]
         if a.func is None and b.func is None and a is not b:
-            mm = merge(a, b); mm.net = a.net and b.net if (a.pnl and b.pnl) else mm.net
+            mm = merge(a, b); mm.net = a.net and b.net if (a.pnl and b.pnl) and not (self.in_loop and not s.orelse) else mm.net
             mm.cols = a.cols; mm.items = a.items if a.items is not None else b.items
             self.env[k] = mm
 
@@ -1277,6 +1316,9 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return replace(recv, pending=None, items=None, cols=None)
     if m in ('items', 'values', 'keys'): return replace(recv, pending=None, const=None, items=None)
 
+# %% ../../nbs/14_critic.ipynb #4eab269a
+_PERIOD_COL = re.compile(r'(?i)(^|[_\W])(oos|out|test|full|all|whole|total)([_\W]|$)')
+
 # %% ../../nbs/14_critic.ipynb #2720f17e
 @patch
 def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
@@ -1286,6 +1328,9 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         ax = self.const_of(self.kw(n, 'axis'))
         if m == 'sort_values' or ax not in (1, 'columns'):
             self.selection(n, recv)
+            key = self.const_of(recv_node.slice) if isinstance(recv_node, ast.Subscript) else None
+            if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
+                self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
         if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec:
             return replace(recv, lead=INF if not recv.stat else None, leak=(loc, f'`.{m}()` over the whole sample'), pending=None, const=None)
         return replace(recv, pending=None, const=None, lead=None if recv.stat else recv.lead)
@@ -1474,9 +1519,20 @@ def call_pd(self:Analyser, n, f):
 # %% ../../nbs/14_critic.ipynb #3723c3ce
 @patch
 def finish(self:Analyser):
-    "Whole-notebook checks, once every cell has been read: the cost rules, then the sample the outputs show."
+    """Whole-notebook checks, once every cell has been read: the cost rules, the sample the outputs show, and dict literals
+    anywhere (a class attribute, a function's table) that give one key twice."""
     self.cost_checks()
     self.output_checks()
+    for ci, (src, _) in enumerate(self.cells):
+        try: tree = ast.parse(src)
+        except (SyntaxError, RecursionError, ValueError): continue  # reported where the cell was read
+        for n in ast.walk(tree):
+            if not isinstance(n, ast.Dict): continue
+            locs = {}
+            for k in n.keys:
+                if isinstance(k, ast.Constant) and isinstance(k.value, str): locs.setdefault(k.value, []).append((ci, k.lineno))
+            for key, ls in locs.items():
+                if len(ls) > 1: self.repeated_names(ls, key, 'dict literal')
 
 # %% ../../nbs/14_critic.ipynb #9d9feace
 def _unparsable(src:str, i:int, e:Exception) -> dict:

@@ -45,6 +45,9 @@ def applied_filter(self:Analyser, filt, sink=False):
         if eff[0] == 'exclude' and not sink:
             self.find('regime_cherry_picking', 1, loc, f'dates from {eff[1]} to {eff[2]} are removed from the sample the results '
                       'are computed on: a period excluded after the fact flatters the result')
+        elif eff[0] == 'all':
+            self.find('sample_boundary_drift', 1, loc, f'the bounds from {eff[1]} and to {eff[2]} are joined by "or", so the mask keeps '
+                      'every date: the sample runs over the whole data')
         elif eff[0] == 'window' and not sink:
             self.find('regime_cherry_picking', 1, loc, f'only {eff[1]} to {eff[2]} is kept: a sub-period chosen inside the hypothesis sample')
         elif eff[0] == 'bound':
