@@ -357,10 +357,20 @@ def _qn_dict(pairs):
             seen.add(k)
     return d
 
+_COMPILED = {'njit', 'jit', 'vectorize', 'guvectorize', 'stencil', 'cfunc', 'generated_jit', 'jitclass'}
+
+def _decorator_name(x) -> str|None:
+    "`njit` for `@njit`, `@numba.njit`, `@njit(cache=True)`, `@nb.jit(nopython=True)`."
+    x = x.func if isinstance(x, ast.Call) else x
+    return x.attr if isinstance(x, ast.Attribute) else x.id if isinstance(x, ast.Name) else None
+
 class _Trace(ast.NodeTransformer):
     """Rewrite loads `x[k]` into `_qn_get(x, k)` and `x.std(...)` into `_qn_std(x, 'std', ...)`; with `writes`, also stores
     `x[k] = v` into `_qn_set(x, k, v)` and dict constructions (`{k: v for ...}`, `dict(pairs)`) into `_qn_dict(pairs)`."""
     def __init__(self, writes:bool=True, returns:bool=False): self.writes, self.returns = writes, returns
+    def visit_FunctionDef(self, node):  # a compiled function (numba's `@njit`) is left as written: it cannot call the probes
+        return node if any(_decorator_name(x) in _COMPILED for x in node.decorator_list) else self.generic_visit(node)
+    visit_ClassDef = visit_FunctionDef  # numba's `@jitclass`
     def visit_Module(self, node):  # with `returns`, the notebook's functions and methods record the frames they return
         self.generic_visit(node)
         if self.returns:
