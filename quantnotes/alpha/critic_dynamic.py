@@ -464,9 +464,12 @@ def _as_dated(names:dict) -> dict:
     return out
 
 def _calendar(v):
-    "The dates of a dated object, a date index or a datetime64 array (else None)."
+    "The dates of a dated object, a date index, a datetime64 array, or the date column of a long frame (else None)."
     try:
         if _dated(v): return v.index
+        if isinstance(v, pd.DataFrame) and len(v):  # one row per date and asset: its dates, once each
+            col = next((c for c in v.columns if v[c].dtype.kind == 'M'), None)
+            if col is not None: return pd.DatetimeIndex(v[col].dropna().unique()).sort_values()
         if isinstance(v, pd.DatetimeIndex) and len(v): return v.dropna()
         if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M' and len(v): return pd.DatetimeIndex(v).dropna()
     except Exception: pass

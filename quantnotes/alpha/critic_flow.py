@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -95,6 +95,15 @@ def as_date(v) -> date|None:
             try: return date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
             except ValueError: return None
     return None
+
+# %% ../../nbs/14_critic.ipynb #05aeec5c
+def period_end(v) -> date|None:
+    "The last day a date label covers as a slice's end: '2019' is 2019-12-31, '2019-06' is 2019-06-30; full dates as they are."
+    d = as_date(v)
+    m = _DATE_RE.match(v.strip()) if d is not None and isinstance(v, str) else None
+    if m is None or m[3]: return d
+    if m[2] is None: return date(d.year, 12, 31)
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1) - timedelta(days=1)
 
 # %% ../../nbs/14_critic.ipynb #a632300d
 _START_N = re.compile(r'(^|_)(start|begin|beg|from|first|t0|since)(_|$)', re.I)
@@ -647,7 +656,7 @@ def _subscript(self:Analyser, n):
                 out.pending = (loc, 'rows', dict(skip=lo.const))
             return out
         dl = as_date(lo.const) if lo is not None else None
-        dh = as_date(hi.const) if hi is not None else None
+        dh = period_end(hi.const) if hi is not None else None  # `.loc[:'2019']` keeps all of 2019
         if dl or dh:
             out.pending = (loc, 'date', dict(kind='date', conds=([('GtE', dl, 'index', None)] if dl else []) + ([('LtE', dh, 'index', None)] if dh else []),
                                               neg=False, how='and'))
@@ -1221,17 +1230,17 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "Masks and filters: `isin`/`between` make masks, `where`/`mask`/`drop`/`truncate` apply them (the filter is pending until the result is bound)."
     if m in ('isin', 'between'):
         xs = self.args_info(n)
-        if recv.index:
+        if recv.index or _calendar_column(recv_node):  # the index, or a column named for dates (`panel['date'].between(...)`)
             vals = xs[0].const if xs else None
             if m == 'between':
                 a, b = self.const_of(self.kw(n, 'left', 0)), self.const_of(self.kw(n, 'right', 1))  # by position or by name
-                conds = [('GtE', as_date(a), recv.index, a), ('LtE', as_date(b), recv.index, b)]
+                conds = [('GtE', as_date(a), recv.index or 'column', a), ('LtE', as_date(b), recv.index or 'column', b)]
                 return Info(mask=dict(kind='date', conds=[c for c in conds if c[1]], neg=False, how='and'))
             ds = []
             for v in (vals or []):
                 d = date(int(v), 1, 1) if recv.index == 'year' and isinstance(v, (int, float)) else as_date(v)
                 if d: ds.append(d)
-            conds = [('In', d, recv.index, None) for d in ds]
+            conds = [('In', d, recv.index or 'column', None) for d in ds]
             if recv.index == 'year' and ds: conds.append(('In', date(max(ds).year, 12, 31), recv.index, None))
             return Info(mask=dict(kind='date', conds=conds, neg=False))
         return replace(recv, mask=dict(kind='regime', names=recv.names, literal=True, neg=False), ret=False, pnl=False)
