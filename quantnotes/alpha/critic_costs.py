@@ -89,13 +89,9 @@ def _cost_tables(tree) -> list:
 @patch
 def cost_table_gaps(self:Analyser):
     "A per-asset cost table missing assets that the notebook's list of traded names holds."
-    trees = []
-    for ci, (src, _) in enumerate(self.cells):
-        try: trees.append((ci, ast.parse(src)))
-        except (SyntaxError, RecursionError, ValueError): pass  # reported where the cell was read
-    lists = [xs for _, t in trees for n in ast.walk(t) if (xs := _str_list(n)) and len(xs) >= 3]
-    code = '\n'.join(s for s, _ in self.cells)
-    for ci, t in trees:
+    lists = [xs for t in self.trees.values() for n in ast.walk(t) if (xs := _str_list(n)) and len(xs) >= 3]
+    code = '\n'.join(self.cells[ci][0] for ci in self.trees)
+    for ci, t in self.trees.items():
         for name, keys, ln in _cost_tables(t):
             if re.search(rf'(?<![\w.]){re.escape(name)}\s*\.get\([^,()]+,|(?<![\w.]){re.escape(name)}\b.*fillna\(', code): continue  # read with a default
             cover = [xs for xs in lists if len(set(keys) & set(xs)) >= 0.8 * len(set(keys)) and set(xs) - set(keys)]

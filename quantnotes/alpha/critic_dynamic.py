@@ -425,8 +425,8 @@ def _scale_field(tree, name, k):
     for st in tree.body:
         if isinstance(st, ast.ClassDef) and st.name == cls:
             for f in st.body:
-                t = f.target if isinstance(f, ast.AnnAssign) else f.targets[0] if isinstance(f, ast.Assign) and len(f.targets) == 1 else None
-                if isinstance(t, ast.Name) and t.id == field and f.value is not None:
+                t = _class_field(f)
+                if t is not None and t.id == field:
                     f.value = ast.BinOp(f.value, ast.Mult(), ast.Constant(k))
     return tree
 
@@ -638,14 +638,7 @@ def _earner(g, days, ns):
 
 def _persistence(x:pd.DataFrame) -> float:
     "Mean lag-1 autocorrelation of the columns of `x` (0 where a column is constant)."
-    v = x.to_numpy(dtype=float); a, b = v[1:], v[:-1]
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = np.where(ok, a, 0.), np.where(ok, b, 0.)
-    n = ok.sum(axis=0).clip(min=1)
-    am, bm = a.sum(0) / n, b.sum(0) / n
-    cov = ((a - am) * (b - bm) * ok).sum(0)
-    sd = np.sqrt(((a - am) ** 2 * ok).sum(0) * ((b - bm) ** 2 * ok).sum(0))
-    return float(np.mean(np.where(sd > 0, cov / np.where(sd > 0, sd, 1), 0.)))
+    with np.errstate(all='ignore'): return float(x.corrwith(x.shift(1)).fillna(0.).mean())
 
 def _r2(X, d):
     "R^2 and coefficients of the least-squares fit of `d` on the columns of `X` (rows with numbers only)."
@@ -731,8 +724,14 @@ _SKIP_VALUES = {0, 1, -1, 2, 12, 52, 100, 252, 250, 260, 365, 10000, 1e4, 1e-4}
 def _words(name): return {w.lower() for w in re.split(r'_|(?<=[a-z])(?=[A-Z])', name) if w}
 
 def _py(src):
+    "The parsed cell, or None when it does not parse (syntax, or nested too deeply)."
     try: return ast.parse(_transform(src))
-    except SyntaxError: return None
+    except (SyntaxError, RecursionError, ValueError): return None
+
+def _class_field(f):
+    "The name node a statement of a class body assigns (`tc_bps: float = 3.0`, `tc_bps = 3.0`), else None."
+    t = f.target if isinstance(f, ast.AnnAssign) else f.targets[0] if isinstance(f, ast.Assign) and len(f.targets) == 1 else None
+    return t if isinstance(t, ast.Name) and f.value is not None else None
 
 def _num(node):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool): return node.value
@@ -761,8 +760,8 @@ def find_knobs(cells:list) -> dict:
         for st in tree.body:
             if isinstance(st, ast.ClassDef):  # a settings class: its numeric cost fields (`tc_bps: float = 3.0`) are cost inputs
                 for f in st.body:
-                    t = f.target if isinstance(f, ast.AnnAssign) else f.targets[0] if isinstance(f, ast.Assign) and len(f.targets) == 1 else None
-                    if isinstance(t, ast.Name) and f.value is not None and _words(t.id) & _COST_WORDS and _num(f.value) is not None:
+                    t = _class_field(f)
+                    if t is not None and _words(t.id) & _COST_WORDS and _num(f.value) is not None:
                         cost.append((i, f'{st.name}.{t.id}', None, lines[f.lineno - 1] if f.lineno - 1 < len(lines) else ''))
             if not isinstance(st, ast.Assign): continue
             pairs = []
@@ -937,12 +936,8 @@ def _holes(days:np.ndarray, calendars:dict) -> tuple:
 
 def _lookbacks(cells:dict) -> set:
     "Whole numbers from 5 to 5,000 written in the code: the candidates for a lookback's length in rows."
-    out = set()
-    for s in cells.values():
-        try: tree = ast.parse(_transform(s))
-        except (SyntaxError, RecursionError, ValueError): continue
-        out |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is int and 5 <= n.value <= 5000}
-    return out
+    return {n.value for t in map(_py, cells.values()) if t is not None for n in ast.walk(t)
+            if isinstance(n, ast.Constant) and type(n.value) is int and 5 <= n.value <= 5000}
 
 def _after_lookback(first:int, s0:int, step:float, calendars:dict, lookbacks:set) -> bool:
     "Does a series that starts on day `first` start L to L + 35 rows (monthly: L to L + 2) after `s0`, for a lookback L?"
@@ -1049,6 +1044,13 @@ def parameter_findings(res, cells, sample, knobs) -> list:
     return out
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #d0608c3a
+def _knob_ref(n:str) -> str:
+    "A pattern for how code reads a cost knob: `COST`, `cfg['cost_bps']`, or a settings field `Settings.tc_bps` as `s.tc_bps`."
+    if '[' in n:
+        b, key = n.split('[', 1)
+        return re.escape(b) + r'\[\s*["\']' + re.escape(ast.literal_eval(key[:-1])) + r'["\']\s*\]'
+    return r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n else re.escape(n)
+
 def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
     the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
@@ -1058,8 +1060,7 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
     fit = r['fit']
     c0, name, _, dl = knobs['cost'][0]
     names = [n for _, n, _, _ in knobs['cost']]
-    ref = lambda n: r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n and '[' not in n else re.escape(n) if '[' not in n else re.escape(n.split('[')[0]) + r'\[\s*["\']' + re.escape(ast.literal_eval(n.split('[', 1)[1][:-1])) + r'["\']\s*\]'
-    arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{ref(n)}(?!\w)|(?<![\w.]){ref(n)}\s*[*/+\-]')
+    arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{_knob_ref(n)}(?!\w)|(?<![\w.]){_knob_ref(n)}\s*[*/+\-]')
     charged = lambda src, n: any(arith(n).search(l) for l in src.splitlines() if 'print(' not in l and not l.lstrip().startswith('#'))
     uses = [(i, n) for i, src in sorted(cells.items()) for n in names if i >= c0 and charged(src, n)]
     use = uses[-1] if uses else (c0, name)

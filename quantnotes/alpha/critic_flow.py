@@ -161,6 +161,7 @@ class Analyser:
     "Abstract interpretation of a notebook's code cells: tracks how far ahead each value sees and what it is."
     def __init__(self, cells:list[tuple[str, str]], hyp:Hypothesis|None):
         self.cells, self.hyp = cells, hyp
+        self.trees: dict[int, ast.Module] = {}  # cell index -> its parsed code (cells that parse only)
         self.env: dict[str, Info] = {}
         self.cols: dict[tuple, Info] = {}  # (variable, column) -> Info
         self.col_sites: dict[tuple, list] = {}  # (variable, column) -> [(loc, dump, self_ref)]
@@ -217,7 +218,8 @@ def trace(*srcs:str, # code cell sources, run in order
     a.env.update(env or {})
     for i, s in enumerate(srcs):
         a.cell = i
-        a.block(ast.parse(_code(s)).body)
+        a.trees[i] = ast.parse(_code(s))
+        a.block(a.trees[i].body)
     return a
 
 # %% ../../nbs/14_critic.ipynb #e069bcaa
@@ -1532,9 +1534,7 @@ def finish(self:Analyser):
     anywhere (a class attribute, a function's table) that give one key twice."""
     self.cost_checks()
     self.output_checks()
-    for ci, (src, _) in enumerate(self.cells):
-        try: tree = ast.parse(src)
-        except (SyntaxError, RecursionError, ValueError): continue  # reported where the cell was read
+    for ci, tree in self.trees.items():
         for n in ast.walk(tree):
             if not isinstance(n, ast.Dict): continue
             locs = {}
@@ -1561,7 +1561,7 @@ def analyse(nb, hyp:Hypothesis|None=None) -> list[Finding]:
         try: tree = ast.parse(_code(c.source))
         except (SyntaxError, RecursionError, MemoryError, ValueError) as e:  # a cell that cannot be read is a finding
             a.findings[('other', i, 'unparsable')] = _unparsable(c.source, i, e); continue
-        a.cell = i
+        a.cell, a.trees[i] = i, tree
         try: a.block(tree.body)
         except Exception as e:  # an idiom the analyser mishandles must not hide the rest of the notebook
             a.findings[('other', i, 'unanalysed')] = _unparsable(c.source, i, RuntimeError(f'the analyser failed: {type(e).__name__}: {e}'))
