@@ -16,8 +16,8 @@ from .critic_flow import trace
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
-           'look_ahead_findings', 'sample_findings', 'parameter_findings', 'cost_findings', 'collision_findings',
-           'dynamic_review']
+           'look_ahead_findings', 'same_bar_findings', 'sample_findings', 'parameter_findings', 'cost_findings',
+           'collision_findings', 'dynamic_review']
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #9c9666fd
 _CELLF = '<qn-cell-'
@@ -441,6 +441,25 @@ def _transform(src):
         return TransformerManager().transform_cell(src)
     except Exception: return src
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #7a92afdd
+def _long_views(k:str, v) -> dict:
+    "The float columns of a long frame `v` (one row per date and asset) as wide frames, dates by assets, named `k.column`; else {}."
+    if not isinstance(v, pd.DataFrame) or not 40 <= len(v) <= 2_000_000: return {}
+    try:
+        f = v if isinstance(v.index, pd.RangeIndex) else v.reset_index()
+        dcol = next((c for c in f.columns if f[c].dtype.kind == 'M'), None)
+        if dcol is None or f[dcol].nunique() > len(f) / 2: return {}  # no dates, or dates that do not repeat: not long
+        text = lambda c: f[c].dtype == object or isinstance(f[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(f[c].dtype)
+        acol = next((c for c in f.columns if c != dcol and text(c) and 2 <= f[c].nunique() <= 500), None)
+        num = [c for c in f.columns if c not in (dcol, acol) and f[c].dtype.kind == 'f'][:30]
+        if acol is None or not num: return {}
+        g = f.set_index([dcol, acol])[num]
+        if g.index.has_duplicates: return {}
+        w = g.unstack(acol)
+        w.index = pd.DatetimeIndex(w.index)
+        return {f'{k}.{c}': w[c] for c in num}
+    except Exception: return {}
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #f6c673e4
 def _live(x):
     "[first day, first day holding a non-zero number] of a dated series or frame: where its P&L (or position) starts."
@@ -453,14 +472,17 @@ def _live(x):
     except Exception: return None
 
 def _as_dated(names:dict) -> dict:
-    "The dated objects among `names`: dated pandas objects, and float arrays (1-d, 2-d) that a date vector fits, put on it."
+    "The dated objects among `names`: dated pandas objects, float arrays (1-d, 2-d) that a date vector fits, put on it, and long frames' views."
     out = {}
     for k, v in names.items():
         if k.startswith('_') and k != '_out': continue
-        if _dated(v): out[k] = v
+        if _dated(v):
+            out[k] = v
+            if isinstance(v, pd.DataFrame) and v.index.has_duplicates: out |= _long_views(k, v)  # dates repeat: one row per date and asset
         elif isinstance(v, np.ndarray) and v.ndim in (1, 2) and v.dtype.kind == 'f' and len(v) >= 20:
             dv = _date_vector(len(v))
             if dv is not None: out[k] = pd.Series(v, index=dv) if v.ndim == 1 else pd.DataFrame(v, index=dv)
+        else: out |= _long_views(k, v)
     return out
 
 def _calendar(v):
@@ -577,8 +599,26 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     if r2 > 0.999 and pos is not None:  # the cost follows some frame exactly: does it charge both sides of the earning book?
         part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
     r2e = _fit_one(d, a, {pos: ns[pos]}, weights)[0] if pos is not None and np.abs(d).sum() > 0 else None
+    leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
-                earner=pos, r2_earner=r2e, credit=_credit(d, a, g))
+                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg)
+
+def _leg(ns, book, paid):
+    """The other leg, when the frame `paid` that the cost follows exactly is one leg of the `book` that earns the returns:
+    a frame `Y` of `ns` with `book = paid + Y` or `book = paid - Y` (NaN read as 0) whose turnover is at least a tenth of the
+    book's. Else None."""
+    B, X = ns[book].select_dtypes('number'), ns[paid]
+    X = X.to_frame() if isinstance(X, pd.Series) else X.select_dtypes('number')
+    if X.shape != B.shape or not X.index.equals(B.index): return None
+    b, x = B.to_numpy(dtype=float), X.to_numpy(dtype=float)
+    b, x = np.nan_to_num(b), np.nan_to_num(x)
+    tb = np.abs(np.diff(b, axis=0)).sum()
+    for name, Y in ns.items():
+        if name in (book, paid) or not isinstance(Y, pd.DataFrame) or Y.shape != B.shape or not Y.index.equals(B.index): continue
+        y = np.nan_to_num(Y.select_dtypes('number').to_numpy(dtype=float)) if Y.select_dtypes('number').shape == B.shape else None
+        if y is None or np.abs(np.diff(y, axis=0)).sum() < 0.1 * tb: continue
+        if np.allclose(b, x + y, atol=1e-12) or np.allclose(b, x - y, atol=1e-12): return name
+    return None
 
 def _credit(d, a, g=None):
     """[negative days, days looked at] when the cost paid `d` is a credit: of the 20 days it is largest (among the days it is
@@ -622,12 +662,12 @@ def _earner(g, days, ns):
     frames of that product, the positions are the persistent one (the higher mean lag-1 autocorrelation): returns are not."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
     fr = {k: v.select_dtypes('number') for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
-    fr = {k: v for k, v in fr.items() if 2 <= v.shape[1] <= 500 and not v.index.has_duplicates}
+    fr = _books(fr, g, dd)
     best, who = 0.99, None
     for a, A in fr.items():
         lags = [A.shift(1).to_numpy(dtype=float), A.to_numpy(dtype=float)]
         for b, B in fr.items():
-            if a == b or A.shape != B.shape or not A.index.equals(B.index): continue
+            if a == b or (B := _on(B, A)) is None: continue
             Bv = B.to_numpy(dtype=float)
             for Av in lags:
                 s = pd.Series(np.nansum(Av * Bv, axis=1), index=A.index).reindex(dd).to_numpy()
@@ -635,6 +675,20 @@ def _earner(g, days, ns):
                 if r2 > best: best, who = r2, (a, b)
     if who is None: return None
     return max(who, key=lambda k: _persistence(fr[k]))
+
+def _on(B, A):
+    """`B` on the dates of `A` when the two have as many columns and `B`'s dates are `A`'s, or nine tenths or more of them
+    (a return array one row shorter than the positions); else None."""
+    if A.shape[1] != B.shape[1]: return None
+    if B.index.equals(A.index): return B
+    if len(B) < 0.9 * len(A) or len(B) > len(A) or not B.index.isin(A.index).all(): return None
+    return B.reindex(A.index)
+
+def _books(fr:dict, g, dd) -> dict:
+    """The frames of `fr` that can be positions or returns: 2 to 500 columns on unique dates, and not a P&L already (a
+    frame whose row sums alone fit `g` with R^2 above 0.99, such as the P&L per asset, times anything persistent fits too)."""
+    fr = {k: v for k, v in fr.items() if 2 <= v.shape[1] <= 500 and not v.index.has_duplicates}
+    return {k: v for k, v in fr.items() if _r2(v.sum(axis=1, min_count=1).reindex(dd).to_numpy(dtype=float)[:, None], g)[0] <= 0.99}
 
 def _persistence(x:pd.DataFrame) -> float:
     "Mean lag-1 autocorrelation of the columns of `x` (0 where a column is constant)."
@@ -690,19 +744,85 @@ def _fit_one(d, a, ns, weights):
 def harness_main(spec:dict) -> dict:
     "Inside the sandbox kernel: install the probes, run every mode of `spec`, return what each run observed."
     _install()
-    results, base_ns = {}, None
+    results, base_ns, la_ns = {}, None, None
+    oos = SimpleNamespace(oos_start=spec['oos_start'])
     for name, mode in spec['modes']:
         try: out, ns = run(spec, mode)
         except BaseException as e: out, ns = dict(error=f'{type(e).__name__}: {e}', cells=[], final={}, stds=[], events=[]), {}
         if name == 'base': base_ns = ns
+        if name == 'lookahead' and not out.get('error'): la_ns = ns
         if name == 'nocost' and not out.get('error') and base_ns is not None:
-            out['fit'] = _cost_fit(results['base'], out, base_ns, mode.get('scale', []), SimpleNamespace(oos_start=spec['oos_start']))
+            out['fit'] = _cost_fit(results['base'], out, base_ns, mode.get('scale', []), oos)
         if name != 'base': out.pop('events', None); out.pop('calendars', None); out.pop('live', None)
         results[name] = out
         if name == 'base' and out.get('error'): break
+    if la_ns is not None and base_ns is not None:  # positions that earn their own day's return, on the gross headline
+        src = next(r for r in (results.get('nocost'), results['base']) if r is not None and not r.get('error'))
+        h = _headline(src['stds'], oos)
+        if h is not None and src['stds'][h].get('vals') is not None:
+            try: results['lookahead']['same_bar'] = _same_bar(np.asarray(src['stds'][h]['vals']), src['stds'][h]['days'], base_ns, la_ns,
+                                                              dict(spec['modes'])['lookahead']['perturb_after'])
+            except Exception: pass
     for out in results.values():
         for r in out.get('stds', []): r.pop('vals', None)
     return results
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #6fa5f238
+def _with_returns(fr:dict) -> dict:
+    "`fr` and, for each frame of prices in it (positive numbers, lag-1 autocorrelation above 0.98), its returns as `returns of <name>`."
+    out = dict(fr)
+    for k, v in fr.items():
+        if not isinstance(v, pd.DataFrame) or k.startswith('returns of '): continue
+        x = v.select_dtypes('number'); a = x.to_numpy(dtype=float)
+        if a.size and np.isfinite(a).any() and (a[np.isfinite(a)] > 0).all() and _persistence(x) > 0.98: out[f'returns of {k}'] = x.pct_change()
+    return out
+
+def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
+    """{position, returns, r2, r2_lagged} when positions earn the return of the day they are formed on, else None: two dated
+    frames of `ns_b` whose unlagged product fits the gross returns `g` (R^2 above 0.99, and better than with the positions
+    lagged a row), where the positions' first row from `cut` on differs in the look-ahead run's `ns_l` and no row of the
+    returns before `cut` does."""
+    dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+    fr = {k: v.select_dtypes('number') for k, v in ns_b.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
+    fr = _with_returns({k: v for k, v in _books(fr, g, dd).items() if len(v) >= 40})
+    fit = lambda X, Y, idx: _r2(pd.Series(np.nansum(X * Y, axis=1), index=idx).reindex(dd).to_numpy()[:, None], g)[0]
+    names, best = list(fr), None
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            x, y = (a, b) if len(fr[a]) >= len(fr[b]) else (b, a)
+            A, B = fr[x], _on(fr[y], fr[x])  # the shorter on the longer's dates
+            if B is None: continue
+            r0 = fit(A.to_numpy(dtype=float), B.to_numpy(dtype=float), A.index)
+            if r0 <= 0.99 or best is not None and r0 <= best[2]: continue
+            al = {x: A, y: B}
+            P, R = (x, y) if _persistence(A) >= _persistence(fr[y]) else (y, x)
+            r1 = fit(al[P].shift(1).to_numpy(dtype=float), al[R].to_numpy(dtype=float), A.index)
+            if r1 < r0: best = (P, R, r0, r1)
+    if best is None: return None
+    P, R, r0, r1 = best
+    look = lambda n: ns_l[n.removeprefix('returns of ')].select_dtypes('number').pct_change() if n.startswith('returns of ') and \
+        isinstance(ns_l.get(n.removeprefix('returns of ')), pd.DataFrame) else ns_l.get(n)  # the same returns, of the perturbed prices
+    Pl, Rl = look(P), look(R)
+    if not (isinstance(Pl, pd.DataFrame) and isinstance(Rl, pd.DataFrame)): return None
+    Pb, Rb, cut = fr[P], fr[R], pd.Timestamp(cut)
+    Pl, Rl = Pl.select_dtypes('number').reindex(Pb.index), Rl.select_dtypes('number').reindex(Rb.index)
+    if Pl.shape != Pb.shape or Rl.shape != Rb.shape: return None
+    at = int(Pb.index.searchsorted(cut))
+    same = lambda x, y: np.allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float), rtol=1e-9, atol=1e-12, equal_nan=True)
+    if at >= len(Pb) or not same(Rb[Rb.index < cut], Rl[Rl.index < cut]): return None
+    z = _trade_z(Pb, Rb)
+    if same(Pb.iloc[at], Pl.iloc[at]) and not z > 5: return None
+    return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1))
+
+def _trade_z(P, R) -> float:
+    """How strongly the positions' changes move with the same day's returns, as a z-score: the correlation of the non-zero
+    changes of `P` with `R` on those days, times the square root of their number. A position known before the day cannot
+    depend on that day's return (about 0 for returns without memory); one formed on the day's close does (a trend turns with
+    a large move). The perturbation alone misses positions that hold their value (a sign, a rank) through the cut's noise."""
+    dp, r = P.diff().to_numpy(dtype=float), R.reindex(P.index).to_numpy(dtype=float)
+    m = np.isfinite(dp) & np.isfinite(r) & (dp != 0)
+    if m.sum() < 30 or np.std(dp[m]) == 0 or np.std(r[m]) == 0: return 0.0
+    return float(abs(np.corrcoef(dp[m], r[m])[0, 1]) * np.sqrt(m.sum()))
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #88b72d12
 CHECKS = ('look_ahead', 'sample', 'costs', 'parameters', 'feature_names')
@@ -875,7 +995,8 @@ def _absorbed(res, cells, c, moved) -> bool:
     """Whether the change made in cell `c` stops in the cells that read what `c` made: some later cell that makes dated
     objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves."""
     if '_out' in moved[c['cell']]: return False  # a printed result (`_out`) is itself an outcome
-    pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out']
+    names = {n.split('.')[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a long frame's view: the frame
+    pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
     readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
     return bool(readers) and not any(moved.get(r) for r in readers)
 
@@ -896,11 +1017,33 @@ def look_ahead_findings(res, cells, cut) -> list:
             pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
                          if (lac.get(b['cell']) or {}).get('choice', {}).get(k) != v), None)
             if pick: return [_pick_finding(cells, *pick, name, c['cell'], cut)]
-            q = _line(cells, c['cell'], name=None if name == '_out' else name)
+            q = _line(cells, c['cell'], name=None if name == '_out' else name.split('.')[0])
             return [Finding(defect_class='look_ahead', severity=1, cell=c['cell'], quote=q,
                             message=f'`{name}` changes on dates before {cut.date()} when only data dated on or after {cut.date()} '
                                     'is perturbed: a value uses information from its future')]
     return []
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #952f5929
+def _token(name:str) -> str:
+    "How code names a frame or a long frame's column: `w` for `w`, `w` for `panel.w`, `px` for the returns of `px`."
+    name = name.removeprefix('returns of ')
+    return name.rsplit('.', 1)[-1] if '.' in name and not name.startswith('<') else name
+
+def same_bar_findings(res, cells) -> list:
+    "A look-ahead finding when the look-ahead run found positions earning the return of the day they were formed on."
+    sb = (res.get('lookahead') or {}).get('same_bar')
+    if not sb: return []
+    has = lambda l, n: re.search(rf'(?<![\w])["\']?{re.escape(_token(n))}\b', l) is not None
+    prod = lambda l: re.search(r'\*|@|\.mul\(|\.dot\(|np\.dot|einsum', l) is not None and not l.lstrip().startswith('#')
+    lines = [(i, l) for i, s in sorted(cells.items()) for l in s.splitlines() if prod(l)]
+    hit = next(((i, l) for i, l in lines if has(l, sb['position']) and has(l, sb['returns'])), None) or \
+        next(((i, l) for i, l in lines if has(l, sb['position'])), None)
+    if hit is None:
+        c = max(cells); hit = (c, _line(cells, c))
+    return [Finding(defect_class='look_ahead', severity=1, cell=hit[0], quote=hit[1],
+                    message=f"the returns are earned by `{sb['position']}` times `{sb['returns']}` of the same day (R^2 {sb['r2']:.3f}; "
+                            f"lagging the positions a day fits {sb['r2_lagged']:.3f}), and `{sb['position']}` at a date moves when "
+                            "only that date's data moves: each position is scored on the return it was computed from")]
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1455ead7
 def _origin(base, rec, missing=None, end=None):
@@ -1077,6 +1220,10 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the returns are earned on the book {p["position"]}, but the cost paid follows the trading of its '
                                 f'{"short" if p["free"] == "long" else "long"} side only (R^2 {p["r2"]:.2f}): its {p["free"]} side trades free')]
+    if fit.get('leg'):
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the returns are earned on the book {fit["earner"]}, but the cost paid follows the trading of '
+                                f'{fit["frame"]} alone (R^2 {fit["r2"]:.3f}), one leg of it: the other leg, {fit["leg"]}, trades free')]
     if fit.get('credit'):
         n, m = fit['credit']
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
@@ -1155,7 +1302,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
                 seconds={k: v.get('seconds') for k, v in res.items()}, cost_fit=(res.get('nocost') or {}).get('fit'))
     f = []
     if not res['base'].get('error'):
-        if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample))
+        if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample)) + same_bar_findings(res, cells)
         if 'sample' in checks: f += sample_findings(res, cells, sample, warm_days=_warmup(cells, sample))
         if 'costs' in checks and knobs['cost']: f += cost_findings(res, cells, knobs)
         if 'parameters' in checks: f += parameter_findings(res, cells, sample, knobs)

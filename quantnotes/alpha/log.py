@@ -52,7 +52,7 @@ ISO_CURRENCIES = frozenset(('USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK CZK HUF
                             'IDR ILS INR KRW MXN MYR PHP SGD THB ZAR').split())  # ISO 4217 codes with data in the ECB file
 
 _CCY_SHAPE = re.compile(r'[A-Z]{3}')  # what a currency code looks like
-_TICKER = re.compile(r'[A-Z0-9][A-Z0-9.\-]{0,9}')  # an exchange ticker: 1-10 of A-Z, 0-9, '.', '-' (BRK.B, RDS-A, 7203)
+_TICKER = re.compile(r'[A-Z0-9][A-Z0-9._\-]{0,9}')  # a ticker: 1-10 of A-Z, 0-9, '.', '-', '_' (BRK.B, RDS-A, BRK_B, 7203)
 
 def _universe_entry(x, # one universe entry
                     currencies:bool, # the universe is a currency universe (every entry is three capital letters)
@@ -62,7 +62,7 @@ def _universe_entry(x, # one universe entry
     if currencies:
         if x not in ISO_CURRENCIES: raise ValueError(f'universe entry {x!r} is not a known ISO 4217 currency code (such as USD, EUR, JPY)')
     elif not (_TICKER.fullmatch(x) and re.search('[A-Z]', x)):
-        raise ValueError(f"universe entry {x!r} is not a ticker (1-10 characters of A-Z, 0-9, '.', '-', with a letter)")
+        raise ValueError(f"universe entry {x!r} is not a ticker (1-10 characters of A-Z, 0-9, '.', '-', '_', with a letter)")
     return x
 
 def _iso_date(v):
