@@ -797,7 +797,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
             al = {x: A, y: B}
             P, R = (x, y) if _persistence(A) >= _persistence(fr[y]) else (y, x)
             r1 = fit(al[P].shift(1).to_numpy(dtype=float), al[R].to_numpy(dtype=float), A.index)
-            if r1 < r0: best = (P, R, r0, r1)
+            if r1 < r0 - 0.005: best = (P, R, r0, r1)  # books that rarely trade fit both ways: no telling
     if best is None: return None
     P, R, r0, r1 = best
     look = lambda n: ns_l[n.removeprefix('returns of ')].select_dtypes('number').pct_change() if n.startswith('returns of ') and \
@@ -818,11 +818,13 @@ def _trade_z(P, R) -> float:
     """How strongly the positions' changes move with the same day's returns, as a z-score: the correlation of the non-zero
     changes of `P` with `R` on those days, times the square root of their number. A position known before the day cannot
     depend on that day's return (about 0 for returns without memory); one formed on the day's close does (a trend turns with
-    a large move). The perturbation alone misses positions that hold their value (a sign, a rank) through the cut's noise."""
+    a large move). A correlation under 0.1 counts as none (0): the edge a strategy harvests, returns that revert or trend,
+    correlates a correct book's trades with the next return by a few hundredths, which many rows make "significant". The perturbation alone misses positions that hold their value (a sign, a rank) through the cut's noise."""
     dp, r = P.diff().to_numpy(dtype=float), R.reindex(P.index).to_numpy(dtype=float)
     m = np.isfinite(dp) & np.isfinite(r) & (dp != 0)
     if m.sum() < 30 or np.std(dp[m]) == 0 or np.std(r[m]) == 0: return 0.0
-    return float(abs(np.corrcoef(dp[m], r[m])[0, 1]) * np.sqrt(m.sum()))
+    c = abs(np.corrcoef(dp[m], r[m])[0, 1])
+    return float(c * np.sqrt(m.sum())) if c >= 0.1 else 0.0  # a strategy's own edge correlates its trades with returns too, weakly
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #88b72d12
 CHECKS = ('look_ahead', 'sample', 'costs', 'parameters', 'feature_names')
@@ -998,7 +1000,9 @@ def _absorbed(res, cells, c, moved) -> bool:
     names = {n.split('.')[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a long frame's view: the frame
     pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
     readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
-    return bool(readers) and not any(moved.get(r) for r in readers)
+    cols = {n.rsplit('.', 1)[1] for n in moved[c['cell']] if '.' in n and not n.startswith('<')}  # the moved columns of long frames
+    passed = lambda r: [m for m in moved.get(r) or [] if not ('.' in m and m.rsplit('.', 1)[1] in cols)]  # the same column in a later frame: the label carried along
+    return bool(readers) and not any(passed(r) for r in readers)
 
 def look_ahead_findings(res, cells, cut) -> list:
     """The first cell whose dated objects change before the cut when only data after it was perturbed, and whose change
@@ -1010,9 +1014,13 @@ def look_ahead_findings(res, cells, cut) -> list:
     for c in base['cells']:
         o = lac.get(c['cell'])
         if o is not None: moved[c['cell']] = [k for k in c['dig'] if k in o['dig'] and _differs(c['dig'][k], o['dig'][k])]
+    labels = set()  # the columns of long frames found to be labels (absorbed): carried into later frames, still labels
+    col = lambda m: m.rsplit('.', 1)[1] if '.' in m and not m.startswith('<') else None
     for c in base['cells']:
         mv = moved.get(c['cell'])
-        if mv and not _absorbed(res, cells, c, moved):
+        if mv and all(col(m) in labels for m in mv): continue
+        if mv and _absorbed(res, cells, c, moved): labels |= {col(m) for m in mv} - {None}
+        elif mv:
             name = next((k for k in mv if k != '_out'), mv[0])
             pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
                          if (lac.get(b['cell']) or {}).get('choice', {}).get(k) != v), None)
