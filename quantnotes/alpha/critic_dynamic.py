@@ -430,6 +430,30 @@ def _scale_field(tree, name, k):
                     f.value = ast.BinOp(f.value, ast.Mult(), ast.Constant(k))
     return tree
 
+def _scale_assign(tree, name, k) -> bool:
+    """Multiply by `k`, through `_qn_scale`, the value a top-level assignment gives the cost input `name` (`COST = 2e-4`, also
+    in `A, COST = 1, 2e-4`), or for `b['key']` the entry `key` of the dict literal or `dict(...)` call assigned to `b`.
+    True if one was found."""
+    b, key = (name.split('[', 1)[0], ast.literal_eval(name.split('[', 1)[1][:-1])) if '[' in name else (name, None)
+    mul = lambda v: ast.Call(ast.Name('_qn_scale', ast.Load()), [v, ast.Constant(k)], [])
+    done = False
+    for st in tree.body:
+        if not isinstance(st, (ast.Assign, ast.AnnAssign)) or st.value is None: continue
+        for t in (st.targets if isinstance(st, ast.Assign) else [st.target]):
+            if isinstance(t, ast.Name) and t.id == b:
+                v = st.value
+                if key is None: st.value = mul(v); done = True
+                elif isinstance(v, ast.Dict):
+                    for j, kk in enumerate(v.keys):
+                        if isinstance(kk, ast.Constant) and kk.value == key: v.values[j] = mul(v.values[j]); done = True
+                elif isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == 'dict':
+                    for kw in v.keywords:
+                        if kw.arg == key: kw.value = mul(kw.value); done = True
+            elif key is None and isinstance(t, ast.Tuple) and isinstance(st.value, ast.Tuple):
+                for j, e in enumerate(t.elts):
+                    if isinstance(e, ast.Name) and e.id == b: st.value.elts[j] = mul(st.value.elts[j]); done = True
+    return done
+
 def _scale(v, k):
     if isinstance(v, dict): return {a: _scale(b, k) for a, b in v.items()}
     if isinstance(v, (int, float, np.ndarray, pd.Series, pd.DataFrame)) and not isinstance(v, bool): return v * k
@@ -512,7 +536,7 @@ def run(spec, mode):
     global _S
     _S = _State(spec, mode)
     ns = {'__name__': '__main__', '_qn_set': _qn_set, '_qn_get': _qn_get, '_qn_std': _qn_std, '_qn_dict': _qn_dict, '_qn_ret': _qn_ret,
-          'display': lambda *a, **k: None}
+          '_qn_scale': _scale, 'display': lambda *a, **k: None}
     _S.ns, grid = ns, set(mode.get('choices') or ())
     cut = pd.Timestamp(mode['compare_before']) if mode.get('compare_before') else None
     cells, out = [], dict(error=None, cells=[], final={})
@@ -526,8 +550,11 @@ def run(spec, mode):
             out['error'] = f'cell {i}: SyntaxError {e}'; break
         for ci, name, val in mode.get('knobs', []):
             if ci == i: tree = _set_knob(tree, name, val)
+        scaled = set()  # cost inputs scaled in the code (their assignment), not in the namespace after the cell
         for ci, name, k in mode.get('scale', []):
-            if ci == i and '.' in name: tree = _scale_field(tree, name, k)  # a cost field of a settings class
+            if ci != i: continue
+            if '.' in name.split('[')[0]: tree = _scale_field(tree, name, k)  # a cost field of a settings class
+            elif _scale_assign(tree, name, k): scaled.add(name)
         tree = ast.fix_missing_locations(_Trace(writes=bool(mode.get('trace')), returns=bool(mode.get('keep_values'))).visit(tree))
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -548,7 +575,7 @@ def run(spec, mode):
                 try: plt.close('all')
                 except Exception: pass
         for ci, name, k in mode.get('scale', []):
-            if ci != i: continue
+            if ci != i or name in scaled: continue
             if name in ns: ns[name] = _scale(ns[name], k)
             elif '[' in name:  # an entry of a settings dict
                 b, key = name.split('[', 1); key = ast.literal_eval(key[:-1])
@@ -598,7 +625,8 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     pos = _earner(np.asarray(g['vals']), g['days'], kept) if g is not None else None  # the book that earns the gross returns
     if r2 > 0.999 and pos is not None:  # the cost follows some frame exactly: does it charge both sides of the earning book?
         part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
-    r2e = _fit_one(d, a, {pos: ns[pos]}, weights)[0] if pos is not None and np.abs(d).sum() > 0 else None
+    fe = _fit_one(d, a, {pos: ns[pos]}, weights) if pos is not None and np.abs(d).sum() > 0 else None
+    r2e = fe[0] if fe is not None and fe[1] is not None else None  # None: the book could not be fitted at all
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
                 earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg)
@@ -712,7 +740,7 @@ def _fit_one(d, a, ns, weights):
         if k.startswith('_') or not _dated(v): continue
         x = v.to_frame() if isinstance(v, pd.Series) else v
         x = x.select_dtypes('number')
-        if x.shape[1] == 0 or x.shape[1] > 200: continue
+        if x.shape[1] == 0 or x.shape[1] > 500: continue  # as wide as a book can be (`_books`)
         x = x[~x.index.duplicated()]
         dx = x.diff().abs()
         t = dx.sum(axis=1)
@@ -1104,12 +1132,14 @@ def _ppy(days):
 
 def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
-    A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift."""
+    A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
+    a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick."""
     base = res['base']; out, seen = [], set()
     lookbacks = _lookbacks(cells)
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
+    written = [day(pd.Timestamp(x)) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', sample.description or '')]  # a stated exclusion's ends
     for rec in base.get('stds', []):
         if not rec.get('days'): continue
         days = np.asarray(rec['days'])
@@ -1121,7 +1151,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         if (first < day(s0) - tol and not at_split) or last < day(s0) or first > day(s1): continue  # raw data reaching further back
         if last - first < 0.5 * part: continue  # a piece of the sample (a year, a regime bucket), not the reported period
         miss, exp, run, mdays = _holes(days, base.get('calendars', {}))
-        if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and ('regime_cherry_picking', rec['cell']) not in seen:
+        said = mdays is not None and len(mdays) and all(any(abs(int(x) - w) <= 7 for w in written) for x in (mdays.min(), mdays.max()))
+        if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and not said and ('regime_cherry_picking', rec['cell']) not in seen:
             seen.add(('regime_cherry_picking', rec['cell']))
             cell, name = _origin(base, rec, missing=mdays)
             out.append(Finding(defect_class='regime_cherry_picking', severity=2, cell=cell, quote=_line(cells, cell, name=name),

@@ -1329,6 +1329,16 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
 
 # %% ../../nbs/14_critic.ipynb #4eab269a
 _PERIOD_COL = re.compile(r'(?i)(^|[_\W])(oos|out|test|full|all|whole|total)([_\W]|$)')
+_IS_COL = re.compile(r'(?i)(^|[_\W])(is|ins|insample|in|train|training|estimation)([_\W]|$)|in[_\- ]?sample')
+
+@patch
+def _insample_col(self:Analyser, key:str) -> bool:
+    "Whether a results column is named for the in-sample period: `ir_is`, `IR IS`, `train`, or years ending before the split."
+    if _PERIOD_COL.search(key): return False
+    if _IS_COL.search(key): return True
+    ys = [int(y) for y in re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', key)]
+    o = self.hdate('oos')
+    return len(ys) == 2 and o is not None and ys[0] <= ys[1] < o.year
 
 # %% ../../nbs/14_critic.ipynb #2720f17e
 @patch
@@ -1338,8 +1348,8 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
         if m == 'sort_values' or ax not in (1, 'columns'):
-            self.selection(n, recv)
             key = self.const_of(recv_node.slice) if isinstance(recv_node, ast.Subscript) else None
+            if not (m in ('idxmax', 'argmax') and isinstance(key, str) and self._insample_col(key)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
                 self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
         if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec:

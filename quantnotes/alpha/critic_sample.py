@@ -16,12 +16,22 @@ __all__ = []
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
                            r'(only |off |on )?(when|while|if|during|outside)|below (its|the)|above (its|the)|exceeds?|threshold)', re.I)
 
+# %% ../../nbs/14_critic_sample.ipynb #701bb59a
+@patch
+def stated(self:Analyser, *ds) -> bool:
+    "Whether every date in `ds` is within a week of a date the hypothesis's text writes out (a stated exclusion or window)."
+    if self.hyp is None or not ds or any(d is None for d in ds): return False
+    h = self.hyp
+    text = ' '.join([h.sample.description, h.economic_claim, h.predictor, h.dependent_variable, h.null])
+    written = [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
+    return all(any(abs((d - w).days) <= 7 for w in written) for d in ds)
+
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
 @patch
 def check_date_assign(self:Analyser, role, value, loc, name):
     "A sample date written to a name or key with a date role, compared with the hypothesis (a week of tolerance)."
     d = as_date(value)
-    if d is None or self.hyp is None or self.depth > 0: return
+    if d is None or self.hyp is None or self.depth > 0 or self.stated(d): return
     h = self.hdate(role)
     if role == 'start':
         if (d - h).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
@@ -41,7 +51,7 @@ def applied_filter(self:Analyser, filt, sink=False):
     loc, kind, m = filt
     if kind == 'date':
         eff = self.date_effect(m)
-        if eff is None or self.hyp is None: return
+        if eff is None or self.hyp is None or self.stated(*[d for d in eff[1:] if d is not None]): return
         if eff[0] == 'exclude' and not sink:
             self.find('regime_cherry_picking', 1, loc, f'dates from {eff[1]} to {eff[2]} are removed from the sample the results '
                       'are computed on: a period excluded after the fact flatters the result')
@@ -85,7 +95,7 @@ def output_checks(self:Analyser):
         for line in out.splitlines():
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
             ds = [d for d in ds if d]
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365: continue
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds): continue
             if near(ds[0], ho): ds[0] = hs  # an out-of-sample range: only its end is compared
             if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
