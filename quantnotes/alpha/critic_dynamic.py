@@ -839,7 +839,8 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     same = lambda x, y: np.allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float), rtol=1e-9, atol=1e-12, equal_nan=True)
     if at >= len(Pb) or not same(Rb[Rb.index < cut], Rl[Rl.index < cut]): return None
     z = _trade_z(Pb, Rb)
-    if same(Pb.iloc[at], Pl.iloc[at]) and not z > 5: return None
+    daily = len(Pb) > 2 and np.median(np.diff(Pb.index.values.astype('datetime64[D]').astype(np.int64))) <= 4
+    if (not daily or same(Pb.iloc[at], Pl.iloc[at])) and not z > 5: return None  # a monthly row after the cut may use a month known at it
     return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1))
 
 def _trade_z(P, R) -> float:
