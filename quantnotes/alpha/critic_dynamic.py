@@ -790,7 +790,7 @@ def harness_main(spec:dict) -> dict:
         if h is not None and src['stds'][h].get('vals') is not None:
             try: results['lookahead']['same_bar'] = _same_bar(np.asarray(src['stds'][h]['vals']), src['stds'][h]['days'], base_ns, la_ns,
                                                               dict(spec['modes'])['lookahead']['perturb_after'])
-            except Exception: pass
+            except Exception as e: results['lookahead']['same_bar_error'] = f'{type(e).__name__}: {str(e)[:200]}'  # kept, not raised: one check
     for out in results.values():
         for r in out.get('stds', []): r.pop('vals', None)
     return results
@@ -841,7 +841,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     z = _trade_z(Pb, Rb)
     daily = len(Pb) > 2 and np.median(np.diff(Pb.index.values.astype('datetime64[D]').astype(np.int64))) <= 4
     if (not daily or same(Pb.iloc[at], Pl.iloc[at])) and not z > 5: return None  # a monthly row after the cut may use a month known at it
-    return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1))
+    return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1), moved=bool(daily and not same(Pb.iloc[at], Pl.iloc[at])))
 
 def _trade_z(P, R) -> float:
     """How strongly the positions' changes move with the same day's returns, as a z-score: the correlation of the non-zero
@@ -1022,6 +1022,10 @@ def _pick_finding(cells, cell, knob, moved, at, cut):
                            f'perturbed, and `{moved}` (cell {at}) changes before that date: the parameter was chosen on the data it '
                            'is then evaluated on')
 
+def _col(name:str) -> str|None:
+    "The column a long frame's view stands for (`w` for `panel.w`), else None."
+    return name.rsplit('.', 1)[1] if '.' in name and not name.startswith('<') else None
+
 def _absorbed(res, cells, c, moved) -> bool:
     """Whether the change made in cell `c` stops in the cells that read what `c` made: some later cell that makes dated
     objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves."""
@@ -1029,8 +1033,8 @@ def _absorbed(res, cells, c, moved) -> bool:
     names = {n.split('.')[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a long frame's view: the frame
     pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
     readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
-    cols = {n.rsplit('.', 1)[1] for n in moved[c['cell']] if '.' in n and not n.startswith('<')}  # the moved columns of long frames
-    passed = lambda r: [m for m in moved.get(r) or [] if not ('.' in m and m.rsplit('.', 1)[1] in cols)]  # the same column in a later frame: the label carried along
+    cols = {_col(n) for n in moved[c['cell']]} - {None}  # the moved columns of long frames
+    passed = lambda r: [m for m in moved.get(r) or [] if _col(m) not in cols]  # the same column in a later frame: the label carried along
     return bool(readers) and not any(passed(r) for r in readers)
 
 def look_ahead_findings(res, cells, cut) -> list:
@@ -1044,11 +1048,10 @@ def look_ahead_findings(res, cells, cut) -> list:
         o = lac.get(c['cell'])
         if o is not None: moved[c['cell']] = [k for k in c['dig'] if k in o['dig'] and _differs(c['dig'][k], o['dig'][k])]
     labels = set()  # the columns of long frames found to be labels (absorbed): carried into later frames, still labels
-    col = lambda m: m.rsplit('.', 1)[1] if '.' in m and not m.startswith('<') else None
     for c in base['cells']:
         mv = moved.get(c['cell'])
-        if mv and all(col(m) in labels for m in mv): continue
-        if mv and _absorbed(res, cells, c, moved): labels |= {col(m) for m in mv} - {None}
+        if mv and all(_col(m) in labels for m in mv): continue
+        if mv and _absorbed(res, cells, c, moved): labels |= {_col(m) for m in mv} - {None}
         elif mv:
             name = next((k for k in mv if k != '_out'), mv[0])
             pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
@@ -1079,8 +1082,9 @@ def same_bar_findings(res, cells) -> list:
         c = max(cells); hit = (c, _line(cells, c))
     return [Finding(defect_class='look_ahead', severity=1, cell=hit[0], quote=hit[1],
                     message=f"the returns are earned by `{sb['position']}` times `{sb['returns']}` of the same day (R^2 {sb['r2']:.3f}; "
-                            f"lagging the positions a day fits {sb['r2_lagged']:.3f}), and `{sb['position']}` at a date moves when "
-                            "only that date's data moves: each position is scored on the return it was computed from")]
+                            f"lagging the positions a day fits {sb['r2_lagged']:.3f}), and " + (f"`{sb['position']}` at a date moves when "
+                            "only that date's data moves" if sb.get('moved', True) else f"the changes of `{sb['position']}` move with the "
+                            f"same day's return (z {sb.get('z', 0):.1f})") + ": each position is scored on the return it was computed from")]
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1455ead7
 def _origin(base, rec, missing=None, end=None):
@@ -1140,7 +1144,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
-    written = [day(pd.Timestamp(x)) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', sample.description or '')]  # a stated exclusion's ends
+    written = [w for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', sample.description or '')  # a stated exclusion's ends (not the sample's own dates)
+               if all(abs((w := day(pd.Timestamp(x))) - day(t)) > 7 for t in (s0, s1, o))]
     for rec in base.get('stds', []):
         if not rec.get('days'): continue
         days = np.asarray(rec['days'])

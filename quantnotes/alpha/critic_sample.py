@@ -23,7 +23,8 @@ def stated(self:Analyser, *ds) -> bool:
     if self.hyp is None or not ds or any(d is None for d in ds): return False
     h = self.hyp
     text = ' '.join([h.sample.description, h.economic_claim, h.predictor, h.dependent_variable, h.null])
-    written = [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
+    own = [self.hdate(r) for r in ('start', 'end', 'oos')]  # the sample's own dates say nothing about an exclusion
+    written = [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d and all(abs((d - o).days) > 7 for o in own)]
     return all(any(abs((d - w).days) <= 7 for w in written) for d in ds)
 
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
