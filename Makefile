@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.quantnotes-installed
 PROFILE ?= quick
-JOBS    ?= 1
+# JOBS: studies at once, each with cores/JOBS threads (the runner starts the longest first)
+JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: all venv regenerate docs test export clean bench
 

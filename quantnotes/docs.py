@@ -4,11 +4,12 @@
 
 # %% ../nbs/02_docs.ipynb #bd32aa29
 from __future__ import annotations
-import json, os, re, shutil, subprocess
+import functools, json, os, re, shutil, subprocess
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
-from .core import atomic_write, project_root
+from .core import atomic_write, project_root, study_threads
 
 # %% auto #0
 __all__ = ['SKIP_FOLDERS', 'DocsError', 'skipped_reason', 'skip_note', 'missing_note', 'includes', 'resolve_includes',
@@ -179,8 +180,15 @@ def _page_title(nb) -> str|None:
         if c.cell_type == 'markdown' and c.source.startswith('# '): return c.source.splitlines()[0][2:]
     return None
 
-def _to_html(nb, title:str, nav:str) -> str:
+@functools.cache
+def _exporter():
+    "One HTML exporter per process: loading its templates costs more than rendering a small page."
     from nbconvert import HTMLExporter
+    ex = HTMLExporter(template_name='lab')
+    ex.exclude_input_prompt = ex.exclude_output_prompt = True
+    return ex
+
+def _to_html(nb, title:str, nav:str) -> str:
     banner = ('> **Offline preview**: built by quantnotes with nbconvert because Quarto was not found on this '
               'machine. It is not the Quarto site; install Quarto and run `make docs` for that.')
     head = [nbformat.v4.new_markdown_cell(nav + '\n\n' + banner)]
@@ -189,13 +197,19 @@ def _to_html(nb, title:str, nav:str) -> str:
     if meta.get('title'):
         head.append(nbformat.v4.new_markdown_cell(f"# {meta['title']}" + (f"\n\n> {meta['description']}" if meta.get('description') else '')))
     body = nbformat.v4.new_notebook(cells=head + [c for c in nb.cells if c.cell_type != 'raw'], metadata=nb.metadata)
-    ex = HTMLExporter(template_name='lab')
-    ex.exclude_input_prompt = ex.exclude_output_prompt = True
-    html, _ = ex.from_notebook_node(body, resources={'metadata': {'name': title}})
+    html, _ = _exporter().from_notebook_node(body, resources={'metadata': {'name': title}})
     return html
+
+def _render(page:tuple) -> Path:
+    "Write one page `(dest, title, nav, nb)`; a worker's task in `build_preview`."
+    dest, title, nav, nb = page
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest, _to_html(nb, title, nav))
+    return dest
 
 def build_preview(proc:str|Path, # processed docs folder (with `reports/` copied in)
                   out:str|Path, # output folder, e.g. `_docs`
+                  workers:int|None=None, # processes rendering pages (default: the machine's cores)
                  ) -> list[Path]:
     "Render every notebook and `.qmd`/`.md` page under `proc` to HTML in `out`; returns the pages written."
     proc, out = Path(proc), Path(out)
@@ -213,13 +227,14 @@ def build_preview(proc:str|Path, # processed docs folder (with `reports/` copied
         pages.append((src, out/rel.with_suffix('.html'), _page_title(nb) or rel.stem, nb))
     if out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True)
-    written = []
+    jobs = []
     for src, dest, title, nb in pages:
         up = '../' * (len(dest.relative_to(out).parts) - 1)
-        nav = ' · '.join(f'[{t}]({up}{d.relative_to(out)})' for _, d, t, _ in pages)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(dest, _to_html(nb, title, nav))
-        written.append(dest)
+        jobs.append((dest, title, ' · '.join(f'[{t}]({up}{d.relative_to(out)})' for _, d, t, _ in pages), nb))
+    workers = min(workers or study_threads(), len(jobs))
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool: written = list(pool.map(_render, jobs))
+    else: written = [_render(j) for j in jobs]
     if (proc/'reports').exists(): shutil.copytree(proc/'reports', out/'reports')
     atomic_write(out/'PREVIEW.txt', 'Offline preview built with nbconvert; Quarto was not run.\n')
     return written
@@ -239,7 +254,7 @@ def build_docs(root:str|Path|None=None, # project root
     if readme: write_readme(root)
     check_sources(root, cfg.nbs_path, SKIP_FOLDERS)  # fail in a second, not after processing every notebook
     shutil.rmtree(root/'_proc', ignore_errors=True)  # no stale pages from an earlier build
-    proc = proc_nbs(cfg.nbs_path, n_workers=0, skip_folder_re=SKIP_FOLDERS)
+    proc = proc_nbs(cfg.nbs_path, n_workers=study_threads(), skip_folder_re=SKIP_FOLDERS)  # one process per core
     _copy_reports(root/'reports', proc/'reports')
     copy_published(cfg.nbs_path/'_published', proc/'reports')
     check_pages(proc)

@@ -15,9 +15,10 @@ import nbformat
 from .core import atomic_write, env_hash, git_commit, project_root
 
 # %% auto #0
-__all__ = ['IOPUB_WAIT_S', 'StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters', 'parse_params',
-           'swap_in', 'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result', 'thread_env',
-           'share_cores', 'stop_on_sigterm', 'LocalExecutor', 'run_jobs', 'run_study', 'regenerate']
+__all__ = ['IOPUB_WAIT_S', 'WALLTIMES', 'StudyError', 'read_study', 'find_studies', 'resolve_studies', 'study_parameters',
+           'parse_params', 'swap_in', 'provenance_text', 'describe_failure', 'execute_study', 'Job', 'crashed_result',
+           'thread_env', 'share_cores', 'stop_on_sigterm', 'LocalExecutor', 'run_jobs', 'run_study', 'expected_seconds',
+           'start_order', 'regenerate']
 
 # %% ../nbs/01_runner.ipynb #49cbd5b7
 class StudyError(Exception):
@@ -339,6 +340,23 @@ def run_study(path:str|Path, # study notebook
     man['executor'] = 'local'
     return _finish(job, man, res, t0)
 
+# %% ../nbs/01_runner.ipynb #7f34fa91
+WALLTIMES = 'walltimes.json'  # beside the study notebooks: measured wall seconds per profile, used to order the runs
+
+def expected_seconds(job:Job) -> float|None:
+    "How long `job` last took: its report's manifest at the same profile, else the studies folder's `walltimes.json`."
+    name = Path(job.path).stem
+    for f, get in ((Path(job.out)/(job.dest or name)/'manifest.json', lambda d: d['wall_seconds'] if d.get('profile') == job.profile and d.get('status') == 'ok' else None),
+                   (Path(job.path).parent/WALLTIMES, lambda d: d.get(job.profile, {}).get(name))):
+        try: s = get(json.loads(f.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError): s = None
+        if isinstance(s, (int, float)): return float(s)
+    return None
+
+def start_order(jobs:list[Job]) -> list[int]:
+    "Indices of `jobs`, longest expected first (ties and unknowns keep their order, unknowns last)."
+    return sorted(range(len(jobs)), key=lambda k: -(expected_seconds(jobs[k]) or 0.0))
+
 # %% ../nbs/01_runner.ipynb #d1c71ca3
 def regenerate(names:list[str]|None=None, # studies to run (names or notebook paths); all when empty
                profile:str='quick', # profile for every study
@@ -358,7 +376,9 @@ def regenerate(names:list[str]|None=None, # studies to run (names or notebook pa
     jobs_ = [Job(str(p), profile, str(out), seed, {k: v for k, v in (params or {}).items() if k in own[n]})
              for n, p in studies.items()]
     executor = executor or LocalExecutor(jobs, progress=progress and jobs == 1)
-    mans = run_jobs(jobs_, executor, progress, desc=f'studies ({profile})')
+    order = start_order(jobs_)
+    mans = run_jobs([jobs_[k] for k in order], executor, progress, desc=f'studies ({profile})')
+    mans = [m for _, m in sorted(zip(order, mans), key=lambda t: t[0])]  # reported in the studies' order
     for m in mans:
         if m['status'] == 'ok': print(f"ok     {m['study']:<28} {m['wall_seconds']:>8.1f} s  -> {m['report_dir']}")
         elif m['status'] == 'skipped': print(f"skip   {m['study']:<28} {m['error']['evalue']}")

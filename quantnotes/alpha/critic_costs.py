@@ -9,7 +9,7 @@ from fastcore.basics import patch
 from .critic_flow import Analyser, Info, merge, _COST_N
 
 # %% auto #0
-__all__ = []
+__all__ = ['subtracts_cost']
 
 # %% ../../nbs/14_critic_costs.ipynb #03ceeabf
 @patch
@@ -101,6 +101,26 @@ def cost_table_gaps(self:Analyser):
             self.find('cost_omission', 2, (ci, ln), f'the cost table `{name}` has no entry for {", ".join(miss)}, which the notebook '
                       'trades: their trades pay nothing (a missing entry maps to NaN, and sums skip it)')
 
+# %% ../../nbs/14_critic_costs.ipynb #882343e4
+_COSTY = re.compile(r'(?i)cost|fee|commission|slippage|(^|_)tc($|_)')
+
+def _costy(n) -> bool:
+    "An expression that names a cost: a variable, attribute or string key whose name says so."
+    for x in ast.walk(n):
+        name = x.id if isinstance(x, ast.Name) else x.attr if isinstance(x, ast.Attribute) else \
+               x.value if isinstance(x, ast.Constant) and isinstance(x.value, str) else None
+        if name and _COSTY.search(name): return True
+    return False
+
+def subtracts_cost(trees) -> bool:
+    "Whether any code, at any depth (functions and methods too), subtracts something named as a cost: `a - cost`, `x -= fee`, `.sub(tc)`."
+    for t in trees:
+        for n in ast.walk(t):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and _costy(n.right): return True
+            if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
+    return False
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):
@@ -109,7 +129,7 @@ def cost_checks(self:Analyser):
     if self.cost_zero and not self.cost_nonzero:
         for loc in self.cost_zero:
             self.find('cost_omission', 1, loc, 'the transaction cost is set to zero: every reported return is gross')
-    elif not self.any_net and self.products and not any(f['defect_class'] == 'cost_omission' for f in self.findings.values()):
+    elif not self.any_net and self.products and not subtracts_cost(self.trees.values()) and not any(f['defect_class'] == 'cost_omission' for f in self.findings.values()):
         for loc in dict.fromkeys(self.products):
             self.find('cost_omission', 1, loc, 'returns are computed from positions with no transaction-cost term anywhere in the notebook')
     if self.any_net:

@@ -802,8 +802,11 @@ Analyser.ex_AsyncFunctionDef = Analyser.ex_FunctionDef
 # %% ../../nbs/14_critic.ipynb #dcc0e126
 @patch
 def ex_ClassDef(self:Analyser, s):
-    "Classes are not followed."
-    pass
+    "Classes are not followed; a top-level class's constant fields are read like top-level names (a `@dataclass` config)."
+    if self.depth: return
+    for st in s.body:
+        t = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else st.target if isinstance(st, ast.AnnAssign) else None
+        if isinstance(t, ast.Name) and isinstance(st.value, ast.Constant): self.const_checks(t.id, self.ev(st.value), self.loc(st))
 
 # %% ../../nbs/14_critic.ipynb #f07f8682
 @patch
@@ -897,16 +900,21 @@ def ex_AugAssign(self:Analyser, s):
 
 # %% ../../nbs/14_critic.ipynb #42cfeffe
 @patch
+def const_checks(self:Analyser, name:str, v:Info, loc):
+    "A value bound at the top level, to a name or a class's field: a sample date under a date role, a cost knob's size."
+    role = date_role(name)
+    if role and v.const is not None and not isinstance(v.const, (int, float)) or (role and isinstance(v.const, date)):
+        self.check_date_assign(role, v.const, loc, name)
+    if _COST_N.search(name) and isinstance(v.const, (int, float)) and not isinstance(v.const, bool):
+        (self.cost_zero if v.const == 0 else self.cost_nonzero).append(loc)
+
+@patch
 def assign(self:Analyser, t, v:Info, s):
     "Bind the value of an assignment: a name, a tuple of names, or a column/row of a frame."
     loc = self.loc(s)
     if isinstance(t, ast.Name):
         if self.depth == 0:
-            role = date_role(t.id)
-            if role and v.const is not None and not isinstance(v.const, (int, float)) or (role and isinstance(v.const, date)):
-                self.check_date_assign(role, v.const, loc, t.id)
-            if _COST_N.search(t.id) and isinstance(v.const, (int, float)) and not isinstance(v.const, bool):
-                (self.cost_zero if v.const == 0 else self.cost_nonzero).append(loc)
+            self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
             for k in [k for k in self.cols if k[0] == t.id]: del self.cols[k]
         if v.pending is not None:

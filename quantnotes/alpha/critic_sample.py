@@ -10,22 +10,36 @@ from fastcore.basics import patch
 from .critic_flow import Analyser, Info, as_date
 
 # %% auto #0
-__all__ = []
+__all__ = ['written_dates', 'last_formation', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
                            r'(only |off |on )?(when|while|if|during|outside)|below (its|the)|above (its|the)|exceeds?|threshold)', re.I)
 
 # %% ../../nbs/14_critic_sample.ipynb #701bb59a
+_MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split()
+_MONTH_RE = re.compile(r'\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|'
+                       r'oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?[-\s]?(\d{4})\b', re.I)
+
+def written_dates(text:str) -> list[tuple[date, date]]:
+    "The dates a text writes out, as (first, last) day: ISO dates (`2011-09-06`) and months (`Sep-2011`, `September 2011`)."
+    out = [(d, d) for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
+    for m, y in _MONTH_RE.findall(text):
+        k, y = _MONTHS.index(m[:3].lower()) + 1, int(y)
+        out.append((date(y, k, 1), date(y + k // 12, k % 12 + 1, 1) - timedelta(days=1)))
+    return out
+
 @patch
 def stated(self:Analyser, *ds) -> bool:
-    "Whether every date in `ds` is within a week of a date the hypothesis's text writes out (a stated exclusion or window)."
+    "Whether every date in `ds` is within a week of a date (or month) the hypothesis's text writes out (a stated exclusion or window)."
     if self.hyp is None or not ds or any(d is None for d in ds): return False
     h = self.hyp
     text = ' '.join([h.sample.description, h.economic_claim, h.predictor, h.dependent_variable, h.null])
     own = [self.hdate(r) for r in ('start', 'end', 'oos')]  # the sample's own dates say nothing about an exclusion
-    written = [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d and all(abs((d - o).days) > 7 for o in own)]
-    return all(any(abs((d - w).days) <= 7 for w in written) for d in ds)
+    week = timedelta(days=7)
+    near = lambda d, lo, hi: lo - week <= d <= hi + week
+    written = [(lo, hi) for lo, hi in written_dates(text) if not any(near(o, lo, hi) for o in own)]
+    return all(any(near(d, lo, hi) for lo, hi in written) for d in ds)
 
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
 @patch
@@ -44,6 +58,13 @@ def check_date_assign(self:Analyser, role, value, loc, name):
         elif (d - h).days > 7: self.find('sample_boundary_drift', 2, loc, f'`{name}` ends the sample on {d}, after the hypothesis end {h}')
     elif abs((d - h).days) > 7:
         self.find('sample_boundary_drift', 1, loc, f'`{name}` puts the out-of-sample split at {d}; the hypothesis fixes it at {h}')
+
+# %% ../../nbs/14_critic_sample.ipynb #dc84def1
+def last_formation(hi:date, # where a filter cuts the data
+                   he:date, # the hypothesis end
+                  ) -> bool:
+    "`hi` is the month-end just before the month-end `he`: a monthly book's last formation date, its return realised at `he`."
+    return 0 < (he - hi).days <= 35 and hi.day >= 24 and he.day >= 24 and (he.month - hi.month) % 12 == 1
 
 # %% ../../nbs/14_critic_sample.ipynb #d1783df5
 @patch
@@ -69,7 +90,7 @@ def applied_filter(self:Analyser, filt, sink=False):
                 elif (hs - lo).days > 7 and not sink: self.find('sample_boundary_drift', 3, loc, f'filter from {lo}, before the hypothesis start {hs}')
             if hi is not None and self.classify_date(hi) not in ('end', 'oos'):
                 he = self.hdate('end')
-                if hi < he: self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
+                if hi < he and not last_formation(hi, he): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
     elif kind == 'rows' and not sink:
         k = m.get('skip', 0)
         if k > 260: self.find('sample_boundary_drift', 2, loc, f'the first {k} rows (more than a year) are dropped from the sample')
@@ -84,6 +105,11 @@ def applied_filter(self:Analyser, filt, sink=False):
         else:
             self.find('regime_cherry_picking', 2, loc, f'a regime filter{lit} that the hypothesis does not specify is applied to the strategy')
 
+# %% ../../nbs/14_critic_sample.ipynb #e42e2e5d
+def year_columns(a:date, b:date) -> bool:
+    "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
+    return a.month == b.month == 12 and a.day >= 24 and b.day >= 24 and (b - a).days <= 366
+
 # %% ../../nbs/14_critic_sample.ipynb #7a61be33
 @patch
 def output_checks(self:Analyser):
@@ -96,7 +122,7 @@ def output_checks(self:Analyser):
         for line in out.splitlines():
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
             ds = [d for d in ds if d]
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds): continue
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds): continue
             if near(ds[0], ho): ds[0] = hs  # an out-of-sample range: only its end is compared
             if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
