@@ -29,9 +29,9 @@ def main():
     cfg = get_config(path=root)
     shutil.rmtree(root/'_proc', ignore_errors=True)  # as `build_docs` does: nbdev skips notebooks it processed before
     t = time.perf_counter()
-    proc = proc_nbs(cfg.nbs_path, n_workers=study_threads(), skip_folder_re=SKIP_FOLDERS)
+    proc = proc_nbs(cfg.nbs_path, n_workers=0, skip_folder_re=SKIP_FOLDERS)
     _copy_reports(root/'reports', proc/'reports'); copy_published(cfg.nbs_path/'_published', proc/'reports')  # as `build_docs`
-    print(f'nbdev processing of the notebooks: {time.perf_counter() - t:.1f} s ({study_threads()} processes)')
+    print(f'nbdev processing of the notebooks: {time.perf_counter() - t:.1f} s (one process, as build_docs)')
     modes = {'before': 'one process, an exporter per page', 'one': 'one process, one exporter',
              'cores': f'{study_threads()} processes, one exporter each'}
     times = {m: [] for m in modes}
