@@ -112,10 +112,24 @@ def _costy(n) -> bool:
         if name and _COSTY.search(name): return True
     return False
 
+def _called(trees) -> set:
+    "Names of every function or method called anywhere: `f(...)` and `obj.f(...)`."
+    return {n.func.id if isinstance(n.func, ast.Name) else n.func.attr for t in trees for n in ast.walk(t)
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))}
+
+def _live(t, called:set):
+    "The nodes of `t`, skipping the bodies of functions nothing calls (dunder methods count as called)."
+    stack = [t]
+    while stack:
+        n = stack.pop(); yield n
+        stack += [c for c in ast.iter_child_nodes(n) if not (isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef))
+                                                               and c.name not in called and not c.name.startswith('__'))]
+
 def subtracts_cost(trees) -> bool:
-    "Whether any code, at any depth (functions and methods too), subtracts something named as a cost: `a - cost`, `x -= fee`, `.sub(tc)`."
+    "Whether code that runs, at any depth (called functions and methods too), subtracts something named as a cost: `a - cost`, `x -= fee`, `.sub(tc)`."
+    trees = list(trees); called = _called(trees)
     for t in trees:
-        for n in ast.walk(t):
+        for n in _live(t, called):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and _costy(n.right): return True
             if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
