@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace
+from .critic_flow import trace, stated_ranges
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -1144,8 +1144,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
-    written = [w for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', sample.description or '')  # a stated exclusion's ends (not the sample's own dates)
-               if all(abs((w := day(pd.Timestamp(x))) - day(t)) > 7 for t in (s0, s1, o))]
+    written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
+               for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
     for rec in base.get('stds', []):
         if not rec.get('days'): continue
         days = np.asarray(rec['days'])
@@ -1157,7 +1157,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         if (first < day(s0) - tol and not at_split) or last < day(s0) or first > day(s1): continue  # raw data reaching further back
         if last - first < 0.5 * part: continue  # a piece of the sample (a year, a regime bucket), not the reported period
         miss, exp, run, mdays = _holes(days, base.get('calendars', {}))
-        said = mdays is not None and len(mdays) and all(any(abs(int(x) - w) <= 7 for w in written) for x in (mdays.min(), mdays.max()))
+        said = mdays is not None and len(mdays) and all(any(lo - 7 <= int(x) <= hi + 7 for lo, hi in written) for x in (mdays.min(), mdays.max()))
         if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and not said and ('regime_cherry_picking', rec['cell']) not in seen:
             seen.add(('regime_cherry_picking', rec['cell']))
             cell, name = _origin(base, rec, missing=mdays)

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'period_end', 'date_role', 'cell_texts',
+           'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -95,6 +96,26 @@ def as_date(v) -> date|None:
             try: return date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
             except ValueError: return None
     return None
+
+# %% ../../nbs/14_critic.ipynb #84dd1e89
+_MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split()
+_MONTH_RE = re.compile(r'\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|'
+                       r'oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?[-\s]?(\d{4})\b', re.I)
+
+def written_dates(text:str) -> list[tuple[date, date]]:
+    "The dates a text writes out, as (first, last) day: ISO dates (`2011-09-06`) and months (`Sep-2011`, `September 2011`)."
+    out = [(d, d) for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
+    for m, y in _MONTH_RE.findall(text):
+        k, y = _MONTHS.index(m[:3].lower()) + 1, int(y)
+        out.append((date(y, k, 1), date(y + k // 12, k % 12 + 1, 1) - timedelta(days=1)))
+    return out
+
+def stated_ranges(text:str, # a hypothesis's text (its sample description, claim, ...)
+                  own:list, # the sample's own start, end and split: writing them out states no exclusion
+                 ) -> list[tuple[date, date]]:
+    "The dates and months `text` writes out, as (first, last) day, but those within a week of the sample's own dates."
+    week = timedelta(days=7)
+    return [(lo, hi) for lo, hi in written_dates(text) if not any(lo - week <= o <= hi + week for o in own)]
 
 # %% ../../nbs/14_critic.ipynb #05aeec5c
 def period_end(v) -> date|None:

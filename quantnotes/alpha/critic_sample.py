@@ -7,28 +7,16 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import Analyser, Info, as_date
+from .critic_flow import Analyser, Info, as_date, stated_ranges
 
 # %% auto #0
-__all__ = ['written_dates', 'last_formation', 'year_columns']
+__all__ = ['last_formation', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
                            r'(only |off |on )?(when|while|if|during|outside)|below (its|the)|above (its|the)|exceeds?|threshold)', re.I)
 
 # %% ../../nbs/14_critic_sample.ipynb #701bb59a
-_MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split()
-_MONTH_RE = re.compile(r'\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|'
-                       r'oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?[-\s]?(\d{4})\b', re.I)
-
-def written_dates(text:str) -> list[tuple[date, date]]:
-    "The dates a text writes out, as (first, last) day: ISO dates (`2011-09-06`) and months (`Sep-2011`, `September 2011`)."
-    out = [(d, d) for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
-    for m, y in _MONTH_RE.findall(text):
-        k, y = _MONTHS.index(m[:3].lower()) + 1, int(y)
-        out.append((date(y, k, 1), date(y + k // 12, k % 12 + 1, 1) - timedelta(days=1)))
-    return out
-
 @patch
 def stated(self:Analyser, *ds) -> bool:
     "Whether every date in `ds` is within a week of a date (or month) the hypothesis's text writes out (a stated exclusion or window)."
@@ -37,9 +25,7 @@ def stated(self:Analyser, *ds) -> bool:
     text = ' '.join([h.sample.description, h.economic_claim, h.predictor, h.dependent_variable, h.null])
     own = [self.hdate(r) for r in ('start', 'end', 'oos')]  # the sample's own dates say nothing about an exclusion
     week = timedelta(days=7)
-    near = lambda d, lo, hi: lo - week <= d <= hi + week
-    written = [(lo, hi) for lo, hi in written_dates(text) if not any(near(o, lo, hi) for o in own)]
-    return all(any(near(d, lo, hi) for lo, hi in written) for d in ds)
+    return all(any(lo - week <= d <= hi + week for lo, hi in stated_ranges(text, own)) for d in ds)
 
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
 @patch
