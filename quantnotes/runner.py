@@ -246,15 +246,19 @@ def share_cores(threads:int):
     "Give this process and the kernels it starts `threads` CPU threads (`thread_env`)."
     os.environ.update(thread_env(threads))
 
-def stop_on_sigterm():
-    "Make SIGTERM (`kill`, a batch system's time limit) clean up as Ctrl-C does: raise `KeyboardInterrupt` in this process."
+def stop_on_sigterm(also_sigint:bool=False, # the same for Ctrl-C (pool processes, whose parent also stops them)
+                   ):
+    "Make SIGTERM (`kill`, a batch system's time limit) clean up as Ctrl-C does: raise `KeyboardInterrupt` once; later ones are ignored."
     import signal
-    def _raise(signum, frame): raise KeyboardInterrupt(f'signal {signum}')
-    signal.signal(signal.SIGTERM, _raise)
+    sigs = (signal.SIGTERM, signal.SIGINT) if also_sigint else (signal.SIGTERM,)
+    def _raise(signum, frame):
+        for s in sigs: signal.signal(s, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+        raise KeyboardInterrupt(f'signal {signum}')
+    for s in sigs: signal.signal(s, _raise)
 
 def _worker_start(threads:int):
-    "Initializer of each parallel study process: its share of the cores, and a clean exit on SIGTERM."
-    share_cores(threads); stop_on_sigterm()
+    "Initializer of each parallel study process: its share of the cores, and one clean exit on SIGTERM or Ctrl-C."
+    share_cores(threads); stop_on_sigterm(also_sigint=True)
 
 def _worker_task(t:dict) -> dict:
     "One study in a pool process. Interrupted, it cleans up (private folder, kernel) and the process exits, rather than take the next study."

@@ -128,6 +128,23 @@ def test_sigterm_to_a_parallel_sweep_stops_every_study_and_leaves_nothing_behind
     assert not list(tmp_path.rglob('.seed-*.staging-*')) and not list(tmp_path.rglob('*.staging-*'))
     assert not list(tmp.glob('quantnotes-sleepy-*')), 'private run folder left behind'
 
+def test_a_second_signal_cannot_cut_the_clean_up_short():
+    """A pool process is often signalled twice: Ctrl-C and then its parent's SIGTERM, or SIGTERM and then the pool's
+    own SIGTERM to every process once the first one has exited. The second must not interrupt the first clean-up."""
+    code = """
+import os, signal, time
+from quantnotes.runner import stop_on_sigterm
+stop_on_sigterm(also_sigint=True)
+try:
+    os.kill(os.getpid(), signal.SIGTERM); time.sleep(10)
+except KeyboardInterrupt as e:
+    os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.3)  # the clean-up, which the later signals must leave alone
+    print('cleaned up after', e)
+"""
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == 'cleaned up after signal 15', (r.stdout, r.stderr[-1000:])
+
 def test_study_without_its_optional_data_is_skipped_not_failed(tmp_path):
     nb = FIXTURES/'optional_studies'/'needs_data.ipynb'
     r = quantnotes('regenerate', nb, '--out', tmp_path, '--no-progress')
