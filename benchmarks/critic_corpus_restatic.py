@@ -22,6 +22,8 @@ def main():
     halves = a.halves or [h for h in split if isinstance(split[h], list)]
     tot = dict(c=0, d=0, fp=0, n=0)
     for h in halves:
+        if not (R/f'{h}.json').exists():  # a half not read yet: nothing to rescore, and nothing of it is shown
+            print(f'{h}: no saved reading, skipped'); continue
         saved = json.loads((R/f'{h}.json').read_text()); keys = ev.half_keys(h)
         rows = []
         for r in saved['rows']:

@@ -583,7 +583,7 @@ def run(spec, mode):
         changed = {k: v for k, v in ns.items() if not k.startswith('_') and before.get(k) != id(v)}
         if last is not None: changed['_out'] = ns.get('_')
         _S.dvec = {}; dated = _as_dated(changed)
-        dig = {k: _digest(v, cut) for k, v in dated.items()}
+        dig = {k: _digest(v, cut) for k, v in {**_inside(changed), **dated}.items()}  # what objects and dicts hold counts for look-ahead
         out['cells'].append(dict(cell=i, dig={k: v for k, v in dig.items() if v is not None}, names=sorted(changed),
                                  span={k: _span(v) for k, v in changed.items() if _dated(v)},  # where pandas objects begin and end
                                  gaps={k: _gaps(v) for k, v in changed.items() if _dated(v)},
@@ -599,6 +599,21 @@ def run(spec, mode):
     out['seconds'] = round(time.perf_counter() - t0, 3)
     _S = None
     return out, {**ns, **dated}
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #39f98010
+def _inside(names:dict, depth:int=2) -> dict:
+    "Dated pandas objects held in a dict's values or in the attributes of an object of a class the notebook defined, by path."
+    out = {}
+    for k, v in names.items():
+        if k.startswith('_'): continue
+        if isinstance(v, dict): items = [(f'{k}[{kk!r}]', vv) for kk, vv in list(v.items())[:100] if isinstance(kk, (str, int))]
+        elif getattr(type(v), '__module__', None) == '__main__' and isinstance(getattr(v, '__dict__', None), dict):
+            items = [(f'{k}.{a}', vv) for a, vv in list(vars(v).items())[:100] if not a.startswith('_')]
+        else: continue
+        for kk, vv in items:
+            if _dated(vv): out[kk] = vv
+            elif depth > 1: out |= _inside({kk: vv}, depth - 1)
+    return out
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #ffe7c4a9
 def _cost_fit(base, nocost, ns, knobs, oos):
@@ -1030,7 +1045,7 @@ def _absorbed(res, cells, c, moved) -> bool:
     """Whether the change made in cell `c` stops in the cells that read what `c` made: some later cell that makes dated
     objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves."""
     if '_out' in moved[c['cell']]: return False  # a printed result (`_out`) is itself an outcome
-    names = {n.split('.')[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a long frame's view: the frame
+    names = {re.split(r'[.\[]', n)[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a view or a member: its container
     pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
     readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
     cols = {_col(n) for n in moved[c['cell']]} - {None}  # the moved columns of long frames
@@ -1057,7 +1072,7 @@ def look_ahead_findings(res, cells, cut) -> list:
             pick = next(((b['cell'], k) for b in base['cells'] if b['cell'] <= c['cell'] for k, v in (b.get('choice') or {}).items()
                          if (lac.get(b['cell']) or {}).get('choice', {}).get(k) != v), None)
             if pick: return [_pick_finding(cells, *pick, name, c['cell'], cut)]
-            q = _line(cells, c['cell'], name=None if name == '_out' else name.split('.')[0])
+            q = _line(cells, c['cell'], name=None if name == '_out' else re.split(r'[.\[]', name)[0])  # `strategy.vol`, `pnl['fx']`: the container's line
             return [Finding(defect_class='look_ahead', severity=1, cell=c['cell'], quote=q,
                             message=f'`{name}` changes on dates before {cut.date()} when only data dated on or after {cut.date()} '
                                     'is perturbed: a value uses information from its future')]

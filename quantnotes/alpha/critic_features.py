@@ -57,3 +57,10 @@ def repeated_names(self:Analyser, locs:list, name:str, what:str):
     elif locs:
         self.find('feature_name_collision', 2, locs[0], f'{what} adds new names and also replaces the existing "{name}": '
                   'the earlier feature of that name is silently dropped')
+
+# %% ../../nbs/14_critic_features.ipynb #de8ec38d
+@patch
+def shadowed_read(self:Analyser, name:str, at:tuple, loc:tuple):
+    "A dated value's name was taken by the loop at `at` and is read at `loc`: the read gets the loop's last element."
+    self.find('feature_name_collision', 2, at, f'the loop reuses the name `{name}` of a series made before it, and line '
+              f'"{self.line(loc)}" then reads `{name}`: it gets the loop\'s last element, not the earlier feature')

@@ -46,6 +46,8 @@ class Info:
     const: Any = None  # known constant value
     items: Optional[list] = None  # elements of a tuple or list literal
     func: Any = None  # a user-defined function (FunctionDef, def cell)
+    cls: Any = None  # a class defined in the notebook (ClassDef, cell)
+    obj: Optional[dict] = None  # an object of such a class: {'mro': [(ClassDef, cell)...], 'attrs': {name: Info}}, shared by every name bound to it
     win: Optional[tuple] = None  # rolling/expanding/ewm/groupby window object
     names: frozenset = frozenset()  # variables it was computed from
     legs: frozenset = frozenset()  # position variables multiplied by returns in the P&L it was made from
@@ -204,6 +206,8 @@ class Analyser:
         self.in_loop = 0
         self.tvars = set()  # names bound by `for t in range(...)` loops and comprehensions: time indices
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
+        self.owners = []  # (object, class) of each method being run, innermost last: what `super()` means there
+        self.shadowed = {}  # name -> (loc of the `for`, what it held before): a top-level loop rebound a dated value's name
 
     # ---- rule hooks: no-ops here; the rule notebooks (14_critic_*) fill them in with `@patch`
     def check_lag(self, loc, pos, r): "A position times a return at `loc` (look-ahead rule)."
@@ -228,6 +232,7 @@ class Analyser:
     def collision(self, n, a, b, on, how): "Two frames are joined or merged (feature-name rule)."
     def concat_collision(self, loc, shared, keyed): "Frames concatenated side by side share the columns `shared` (feature-name rule)."
     def column_write(self, name, col, s, loc): "Statement `s` writes column `col` of frame `name` (feature-name rule)."
+    def shadowed_read(self, name, at, loc): "`name` is read at `loc` after the loop at `at` rebound it (feature-name rule)."
 
 # %% ../../nbs/14_critic.ipynb #881f9776
 def trace(*srcs:str, # code cell sources, run in order
@@ -312,6 +317,7 @@ def ev_Constant(self:Analyser, n):
 def ev_Name(self:Analyser, n):
     "A variable: what was bound to it, plus its name."
     i = self.env.get(n.id)
+    if n.id in self.shadowed and not self.in_print: self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))
     if i is None: return Info(names=frozenset([n.id]))
     i = replace(i, names=i.names | {n.id}, pending=None)
     if _COST_N.search(n.id) and i.lead is None and isinstance(i.const, (int, float)): i = replace(i, cost=True)
@@ -351,6 +357,7 @@ def ev_Dict(self:Analyser, n):
     keys = [self.const_of(k) if k is not None else None for k in n.keys]
     for k in {k for k in keys if isinstance(k, str) and keys.count(k) > 1}:
         self.repeated_names([self.loc(v) for kk, v in zip(keys, n.values) if kk == k], k, 'dict literal')
+    if None in keys: return self.dict_merge(i, keys, vals, n.values)
     if all(isinstance(k, str) for k in keys):
         ps = {v.period for v in vals if v.lead is not None or v.stat}  # columns of different periods: the frame has no one period
         if len(ps) > 1: i.period = None
@@ -363,6 +370,22 @@ def ev_Dict(self:Analyser, n):
             if role and self.depth == 0: self.check_date_assign(role, v.const, self.loc(vn), k)
             if _COST_N.search(k) and isinstance(v.const, (int, float)) and not isinstance(v.const, bool):
                 (self.cost_zero if v.const == 0 else self.cost_nonzero).append(self.loc(vn))
+    return i
+
+# %% ../../nbs/14_critic.ipynb #ea0912fe
+@patch
+def dict_merge(self:Analyser, i:Info, keys:list, vals:list, nodes:list) -> Info:
+    "`{**a, **b, 'k': v}`: the merged columns when every part's are known; a dated key in two merged parts is a collision."
+    parts, col = {}, {}
+    for k, v, vn in zip(keys, vals, nodes):
+        if k is None and v.colinfo:
+            for key, ci in v.colinfo.items(): parts.setdefault(key, []).append((self.loc(vn), ci))
+        if k is None and v.colinfo is None: col = None
+        if col is not None: col.update(v.colinfo if k is None else {k: v})
+    for key, ps in parts.items():
+        if len(ps) > 1 and all(ci.lead is not None for _, ci in ps): self.repeated_names([l for l, _ in ps], key, 'dict merge')
+    if col and all(isinstance(k, str) for k in col):
+        i.colinfo, i.cols, i.items = col, frozenset(col), list(col.values())
     return i
 
 # %% ../../nbs/14_critic.ipynb #b89d071a
@@ -439,6 +462,12 @@ def ev_Attribute(self:Analyser, n):
     "`x.attr`: accessors are transparent, `.index` is a date index, `.values` numpy, `df.col` a known column."
     if n.attr in ('loc', 'iloc', 'at', 'iat', 'str', 'dt', 'cat'): return self.ev(n.value)
     base = self.ev(n.value)
+    if base.obj is not None:  # an object's attribute, or a `@property` run on it
+        if n.attr in base.obj['attrs']: return base.obj['attrs'][n.attr]
+        prop = _method(base.obj['mro'], n.attr)
+        if prop is not None and _decorated(prop[0], 'property'):
+            return self.inline(_no_args(n), prop[:2], this=base.obj.get('this', base), owner=prop[2])
+        return Info()
     if n.attr == 'index':  # the dates themselves: known on their own row, whatever the values saw
         return replace(base, index='index', ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None,
                        lead=None if base.lead is None else 0., leak=None, mix=None, colinfo=None)
@@ -555,6 +584,8 @@ def ev_BinOp(self:Analyser, n):
     if isinstance(n.op, (ast.BitAnd, ast.BitOr)) and (a.mask or b.mask):
         i = merge(a, b); i.mask = self.combine_masks([m for m in (a.mask, b.mask) if m], 'and' if isinstance(n.op, ast.BitAnd) else 'or')
         return i
+    if isinstance(n.op, ast.BitOr) and a.colinfo and b.colinfo and a.items is not None and b.items is not None:  # dicts: `a | b`
+        return self.dict_merge(merge(a, b), [None, None], [a, b], [n.left, n.right])
     if isinstance(n.op, ast.Add) and (k := _first_date_plus(n.left, n.right)): self.wf_days.append(k)
     return self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
 
@@ -649,6 +680,12 @@ def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
     if pos.filt or r.filt: self.applied_filter(pos.filt or r.filt)
     return out
 
+# %% ../../nbs/14_critic.ipynb #9bfe0f19
+def _row_at(node, tvars:set) -> bool:
+    "Whether an index is a loop's time index, or it plus or minus anything (`t`, `t - 1`, `t - self.skip`): one date's row."
+    if isinstance(node, ast.Name): return node.id in tvars
+    return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.left, ast.Name) and node.left.id in tvars
+
 # %% ../../nbs/14_critic.ipynb #a8d04548
 @patch
 def _subscript(self:Analyser, n):
@@ -721,6 +758,8 @@ def _subscript(self:Analyser, n):
         return replace(base, cols=frozenset(k), pending=None, const=None)
     if acc is not None and k is None and isinstance(sl, ast.Name) and (sl.id in self.date_vars or (acc in ('iloc', 'iat') and sl.id in self.tvars)):
         return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)  # one date's row
+    if acc is None and k is None and base.np and base.lead is not None and _row_at(sl, self.tvars):  # `a[t - k]` of a numpy array in a time loop
+        return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)
     if base.const is not None and k is not None:
         try: return Info(const=base.const[k])
         except Exception: pass
@@ -820,14 +859,76 @@ def ex_FunctionDef(self:Analyser, s):
     self.env[s.name] = Info(func=(s, self.cell))
 Analyser.ex_AsyncFunctionDef = Analyser.ex_FunctionDef
 
+# %% ../../nbs/14_critic.ipynb #e86a2923
+def _field(st) -> str|None:
+    "The name a class-body statement gives a value to (`x = 1`, `x: int = 1`), or None."
+    t = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else st.target if isinstance(st, ast.AnnAssign) else None
+    return t.id if isinstance(t, ast.Name) else None
+
+def _method(mro:list, name:str) -> tuple|None:
+    "The first `def name` along `mro` (a list of `(ClassDef, cell)`): `(FunctionDef, cell, owner)` where owner is its class."
+    for c in mro:
+        for st in c[0].body:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == name: return st, c[1], c
+    return None
+
+def _decorated(fn, name:str) -> bool:
+    "Whether a `def` carries decorator `name` (`@property`, `@staticmethod`, `@dataclass(...)`)."
+    for d in fn.decorator_list:
+        d = d.func if isinstance(d, ast.Call) else d
+        if getattr(d, 'id', None) == name or getattr(d, 'attr', None) == name: return True
+    return False
+
 # %% ../../nbs/14_critic.ipynb #dcc0e126
 @patch
 def ex_ClassDef(self:Analyser, s):
-    "Classes are not followed; a top-level class's constant fields are read like top-level names (a `@dataclass` config)."
+    "`class C`: bind `C` (objects are built where it is called); a top-level class's constant fields are checked like top-level names."
+    self.env[s.name] = Info(cls=(s, self.cell))
     if self.depth: return
     for st in s.body:
-        t = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else st.target if isinstance(st, ast.AnnAssign) else None
-        if isinstance(t, ast.Name) and isinstance(st.value, ast.Constant): self.const_checks(t.id, self.ev(st.value), self.loc(st))
+        t = _field(st)
+        if t is not None and isinstance(st.value, ast.Constant): self.const_checks(t, self.ev(st.value), self.loc(st))
+
+# %% ../../nbs/14_critic.ipynb #7c37af36
+@patch
+def mro(self:Analyser, c:tuple) -> list:
+    "Class `c` and its bases defined in the notebook, in the order a method is looked up (depth first, left to right)."
+    out, todo = [], [c]
+    while todo:
+        k = todo.pop(0)
+        if any(k[0] is o[0] for o in out): continue
+        out.append(k)
+        bases = [self.env.get(b.id) for b in k[0].bases if isinstance(b, ast.Name)]
+        todo = [b.cls for b in bases if b is not None and b.cls is not None] + todo
+    return out
+
+@patch
+def construct(self:Analyser, n, c:tuple) -> Info:
+    "`C(...)`: an object whose attributes start as the class's fields (a dataclass's from the arguments); then `__init__` runs on it."
+    mro = self.mro(c)
+    obj = Info(obj=dict(mro=mro, attrs={}))
+    attrs, fields, c0 = obj.obj['attrs'], [], self.cell
+    for k, cell in reversed(mro):  # a base's fields first: a subclass's replace them
+        self.cell = cell
+        for st in k.body:
+            f = _field(st)
+            if f is None: continue
+            if isinstance(st, ast.AnnAssign) and f not in fields: fields.append(f)
+            if st.value is not None: attrs[f] = self.ev(st.value)
+    self.cell = c0
+    init = _method(mro, '__init__')
+    if init is not None: self.inline(n, init[:2], this=obj, owner=init[2]); return obj
+    args = [self.ev(a) for a in n.args]  # a dataclass's own `__init__`: the fields in order, then by keyword
+    for f, a in zip(fields, args): attrs[f] = a
+    for kw in n.keywords:
+        if kw.arg: attrs[kw.arg] = self.ev(kw.value)
+    post = _method(mro, '__post_init__')
+    if post is not None: self.inline(_no_args(n), post[:2], this=obj, owner=post[2])
+    return obj
+
+def _no_args(n):
+    "A call node at `n`'s place with no arguments (to run `__post_init__` or a property's body)."
+    return ast.copy_location(ast.Call(func=ast.Name(id='_', ctx=ast.Load()), args=[], keywords=[]), n)
 
 # %% ../../nbs/14_critic.ipynb #f07f8682
 @patch
@@ -855,6 +956,8 @@ def ex_While(self:Analyser, s):
 def ex_For(self:Analyser, s):
     "`for`: bind the target to an element of the iterable and run the body once (inside a loop)."
     it = self.ev(s.iter)
+    targets = [t.id for t in ast.walk(s.target) if isinstance(t, ast.Name)]
+    held = {t: self.env.get(t) for t in targets} if self.depth == 0 and not self.in_loop else {}
     el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
     if isinstance(s.target, ast.Tuple): el = replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
@@ -863,6 +966,9 @@ def ex_For(self:Analyser, s):
     self.in_loop += 1; self.tvars |= new
     try: self.block(s.body)
     finally: self.in_loop -= 1; self.tvars -= new
+    for t, old in held.items():  # a dated value whose name the loop took: a later read gets the loop's last element
+        if old is not None and old.lead is not None and not old.index and old.func is None and old.cls is None and old.obj is None:
+            self.shadowed[t] = (self.loc(s), old)
     self.block(s.orelse)
 
 # %% ../../nbs/14_critic.ipynb #d4b80679
@@ -892,7 +998,9 @@ def ex_If(self:Analyser, s):
 @patch
 def bind(self:Analyser, target, info:Info):
     "Bind a loop or comprehension target (a name, or a tuple of them) to `info`."
-    if isinstance(target, ast.Name): self.env[target.id] = info
+    if isinstance(target, ast.Name):
+        self.env[target.id] = info
+        if self.depth == 0: self.shadowed.pop(target.id, None)
     elif isinstance(target, (ast.Tuple, ast.List)):
         for k, t in enumerate(target.elts):
             self.bind(t, info.items[k] if info.items is not None and k < len(info.items) else replace(info, items=None, const=None))
@@ -915,7 +1023,7 @@ def ex_AnnAssign(self:Analyser, s):
 @patch
 def ex_AugAssign(self:Analyser, s):
     "`a += value`: arithmetic on the current value, then bound."
-    cur = self.ev(s.target) if isinstance(s.target, ast.Name) else Info()
+    cur = self.ev(s.target) if isinstance(s.target, (ast.Name, ast.Attribute)) else Info()
     v = self.arith(s, type(s.op).__name__, cur, self.ev(s.value))
     self.assign(s.target, v, s)
 
@@ -935,6 +1043,7 @@ def assign(self:Analyser, t, v:Info, s):
     loc = self.loc(s)
     if isinstance(t, ast.Name):
         if self.depth == 0:
+            self.shadowed.pop(t.id, None)
             self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
             for k in [k for k in self.cols if k[0] == t.id]: del self.cols[k]
@@ -951,8 +1060,28 @@ def assign(self:Analyser, t, v:Info, s):
             if isinstance(e, ast.Name): self.assign(e, ei, s)
             else: self.bind(e, ei)
         return
+    if isinstance(t, ast.Attribute):  # `self.x = v`: the object keeps it
+        owner = self.ev(t.value)
+        if owner.obj is None: return
+        if v.pending is not None:
+            p = v.pending
+            v = replace(v, pending=None, filt=p)
+            if t.attr in v.names and v.lead is not None: self.applied_filter(p)
+            elif p[1] == 'date': self.applied_filter(p, sink=True)
+        owner.obj['attrs'][t.attr] = v
+        return
     if isinstance(t, ast.Subscript):
         base_node = t.value.value if isinstance(t.value, ast.Attribute) and t.value.attr in ('loc', 'iloc') else t.value
+        if isinstance(base_node, ast.Attribute):  # `self.x['col'] = v`: written as if `self.x` were a variable, then put back
+            owner = self.ev(base_node.value)
+            if owner.obj is None: return
+            alias = ast.copy_location(ast.Name(id=ast.unparse(base_node), ctx=ast.Load()), base_node)
+            self.env[alias.id] = owner.obj['attrs'].get(base_node.attr, Info())
+            t2 = ast.copy_location(ast.Subscript(value=alias if t.value is base_node else ast.Attribute(value=alias, attr=t.value.attr, ctx=ast.Load()),
+                                                 slice=t.slice, ctx=ast.Store()), t)
+            try: self.assign(t2, v, s)
+            finally: owner.obj['attrs'][base_node.attr] = self.env.pop(alias.id)
+            return
         key = self.ev(t.slice if not isinstance(t.slice, ast.Tuple) else t.slice.elts[0])
         if not isinstance(base_node, ast.Name): return
         name = base_node.id
@@ -1002,6 +1131,8 @@ def ev_Call(self:Analyser, n):
         if k.arg and _COST_N.search(k.arg) and self.depth == 0:
             c = self.const_of(k.value)
             if isinstance(c, (int, float)) and not isinstance(c, bool): (self.cost_zero if c == 0 else self.cost_nonzero).append(self.loc(k.value))
+    if (f.id if isinstance(f, ast.Name) else getattr(f, 'attr', None)) == 'sliding_window_view' and \
+            not (isinstance(f, ast.Name) and f.id in self.env): return self.window_view(n)
     if isinstance(f, ast.Name): return self.call_name(n, f.id)
     if isinstance(f, ast.Attribute):
         mod = f.value.id if isinstance(f.value, ast.Name) and f.value.id not in self.env else None
@@ -1017,6 +1148,16 @@ def ev_Call(self:Analyser, n):
     callee = self.ev(f)
     return merge(callee, *(self.ev(a) for a in n.args))
 
+# %% ../../nbs/14_critic.ipynb #e404da64
+@patch
+def window_view(self:Analyser, n) -> Info:
+    "`sliding_window_view(x, w)`: the windows of `x`, each ending on its row; the window length is a lookback."
+    xs = self.args_info(n)
+    x = xs[0] if xs else Info()
+    w = self.const_of(self.kw(n, 'window_shape', 1))
+    if isinstance(w, int): self.note_window(w)
+    return replace(x, np=True, tslice=x.lead is not None, pending=None, const=None, items=None, ret=False)
+
 # %% ../../nbs/14_critic.ipynb #397903f3
 @patch
 def args_info(self:Analyser, n):
@@ -1029,6 +1170,12 @@ def call_name(self:Analyser, n, name):
     "A call of a plain name: a user function is inlined, builtins keep or drop the time dimension, anything else is a data source."
     fi = self.env.get(name)
     if fi is not None and fi.func is not None: return self.inline(n, fi.func)
+    if fi is not None and fi.cls is not None: return self.construct(n, fi.cls)
+    if name == 'super' and self.owners:  # `super()` in a method: the same object, its methods looked up after the method's class
+        this, owner = self.owners[-1]
+        mro = this.obj['mro']
+        k = next((i for i, c in enumerate(mro) if c[0] is owner[0]), len(mro))
+        return Info(obj=dict(mro=mro[k + 1:], attrs=this.obj['attrs'], this=this))
     if name in ('print', 'display'):
         self.in_print += 1
         try: self.args_info(n)
@@ -1075,11 +1222,15 @@ def call_name(self:Analyser, n, name):
 
 # %% ../../nbs/14_critic.ipynb #ab880ff8
 @patch
-def inline(self:Analyser, n, fn):
-    "Analyse a call of a user function by running its body on the arguments' infos."
+def inline(self:Analyser, n, fn,
+           this:Info|None=None, # a method's object, bound to its first parameter (`self`)
+           owner:tuple|None=None, # the class the method was found in (for `super()`)
+          ):
+    "Analyse a call of a user function (or a method of `this`) by running its body on the arguments' infos."
     node, cell = fn
-    if self.depth > 4: return merge(*self.args_info(n))
+    if self.depth > 6: return merge(*self.args_info(n))
     args = [self.ev(a) for a in n.args]
+    if this is not None and not _decorated(node, 'staticmethod'): args = [this] + args
     kws = {k.arg: self.ev(k.value) for k in n.keywords if k.arg}
     if isinstance(node, ast.Lambda):
         saved = dict(self.env)
@@ -1103,17 +1254,19 @@ def inline(self:Analyser, n, fn):
     for p in pa: self.env[p.arg] = bound.get(p.arg, Info(lead=0.))
     if node.args.vararg: self.env[node.args.vararg.arg] = merge(*args[len(pa):])
     self.depth += 1; self.cell = cell
-    self.ret_stack.append([])
+    self.ret_stack.append([]); self.owners.append((this, owner))
     try: self.block(node.body)
     finally:
-        rets = self.ret_stack.pop()
+        rets = self.ret_stack.pop(); self.owners.pop()
         self.depth -= 1; self.cell = c0
         self.env = {**saved}
-    tup = [r for r in rets if r.items is not None]
+    tup = [r for r in rets if r.items is not None or r.obj is not None]  # a tuple, or an object (`fit` returns `self`)
     ret = tup[0] if tup else merge(*rets) if rets else Info()
     if _STAT_FN.search(node.name) or getattr(node, '_is_stat', False):
-        if args and (args[0].pnl or args[0].ret): self.sink(n, args[0])
-        ret = replace(ret, stat=True, lead=None, leak=None, period=args[0].period if args else ret.period, pnl=False)
+        data = args[1:] if this is not None else args  # a method's statistic is of its first argument, or of what it reads from `self`
+        x = data[0] if data else ret if this is not None else None
+        if x is not None and (x.pnl or x.ret): self.sink(n, x)
+        ret = replace(ret, stat=True, lead=None, leak=None, period=x.period if x is not None else ret.period, pnl=False)
     return ret
 
 # %% ../../nbs/14_critic.ipynb #0d10aa4b
@@ -1129,6 +1282,13 @@ def sink(self:Analyser, n, x:Info):
 def call_method(self:Analyser, n, m, recv:Info, recv_node):
     "A method call `recv.m(...)`: the first handler that knows `m` says what it returns; any other method is generic."
     loc, arg0 = self.loc(n), (n.args[0] if n.args else None)
+    if recv.obj is not None:  # an object of a notebook class: run its method (`super()`'s is run on the object itself)
+        this = recv.obj.get('this', recv)
+        meth = _method(recv.obj['mro'], m)
+        if meth is not None: return self.inline(n, meth[:2], this=this, owner=meth[2])
+        fit, tr = _method(recv.obj['mro'], 'fit'), _method(recv.obj['mro'], 'transform')
+        if m == 'fit_transform' and fit and tr:  # a scikit-learn mixin's: fit, then transform
+            self.inline(n, fit[:2], this=this, owner=fit[2]); return self.inline(n, tr[:2], this=this, owner=tr[2])
     for h in (self._m_model, self._m_window, self._m_lag, self._m_future, self._m_arith, self._m_mask, self._m_frame, self._m_select):
         out = h(n, m, recv, recv_node, loc, arg0)
         if out is not None: return out
@@ -1387,8 +1547,8 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     if m in _REDUCE:
         ax = self.const_of(self.kw(n, 'axis', 0 if m not in ('quantile', 'corr', 'cov') else None))
         for a in n.args: self.ev(a)
-        if ax in (1, 'columns'):  # across assets on each date; signed trades summed this way net buys against sells
-            return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover,
+        if ax in (1, 'columns') or (recv.tslice and ax not in (0, 'index', None)):  # across assets on each date (or along a window)
+            return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover, tslice=False,
                            xagg=(m, loc) if m in ('sum', 'mean') and (recv.pnl or recv.turnover) else recv.xagg,
                            netsum=loc if recv.turnover and recv.signed and m in ('sum', 'mean') else recv.netsum)
         if recv.lead is None: return replace(recv, pending=None)
@@ -1499,8 +1659,8 @@ def call_np(self:Analyser, n, f):
     if f in _NP_REDUCE or f in ('argmax', 'argmin', 'argsort', 'sort'):
         ax = kws.get('axis').const if 'axis' in kws else (xs[1].const if len(xs) > 1 else None)
         if f in ('argmax', 'argmin') and x.stat: self.selection(n, x)
-        if ax in (1, -1) or (x.xsec and not (x.pnl or x.stat)):
-            return replace(x, ret=False, pending=None, const=None, netsum=loc if x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean') else x.netsum)
+        if ax in (1, -1, 2) or (x.xsec and not (x.pnl or x.stat)):
+            return replace(x, ret=False, pending=None, const=None, tslice=False, netsum=loc if x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean') else x.netsum)
         if x.lead is None: return Info(const=None)
         if x.pnl or x.stat: return Info(stat=True, period=x.period, net=x.net, names=x.names)
         if x.period == 'is': return replace(x, lead=None, leak=None, ret=False)
