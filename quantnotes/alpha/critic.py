@@ -60,7 +60,10 @@ def load_hypothesis(hypothesis) -> Hypothesis|None:
     if 'data_commit' not in d: d['data_commit'] = 'none'
     missing = [f for f in _HYP_FIELDS if f not in d]
     if missing: raise CriticInputError(f"{src}: missing field(s) {missing}; a hypothesis needs {list(_HYP_FIELDS)}")
-    try: return Hypothesis.model_validate(d)
+    d['sample'], whole = stand_in_split(d['sample'])  # `oos_start == start`: nothing fitted (`whole_sample`, 14_critic)
+    try:
+        h = Hypothesis.model_validate(d)
+        return h.model_copy(update={'sample': h.sample.model_copy(update={'oos_start': h.sample.start})}) if whole else h
     except ValidationError as e:
         parts = [f"field '{'.'.join(map(str, er['loc']))}': {er['msg']}" for er in e.errors()]
         raise CriticInputError(f'{src}: invalid hypothesis: ' + '; '.join(parts)) from None

@@ -38,7 +38,7 @@ def branch_costs(self:Analyser, s, before, after_body, after_else):
 @patch
 def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
     "Legs of `pnl` whose trading `cost` does not follow: a finding on the line that subtracts the cost."
-    if self.depth > 0 or not pnl.legs: return
+    if self.depth > 0 or not pnl.legs or pnl.net: return  # a P&L already net of its legs' costs, charged again on top (an allocation)
     seen = cost.names
     anc = lambda v: (self.env.get(v) or Info()).names
     pos = {v for v in seen if self._position_like(self.env.get(v))}

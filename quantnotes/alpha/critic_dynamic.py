@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace, stated_ranges
+from .critic_flow import trace, stated_ranges, whole_sample
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -1158,7 +1158,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     lookbacks = _lookbacks(cells)
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
-    part = min(day(o) - day(s0), day(s1) - day(o))  # the shorter of the in-sample and out-of-sample parts, in days
+    part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
     for rec in base.get('stds', []):
@@ -1338,7 +1338,7 @@ def _sample(hypothesis) -> Sample:
     if isinstance(hypothesis, Hypothesis): return hypothesis.sample
     if isinstance(hypothesis, Sample): return hypothesis
     d = hypothesis if isinstance(hypothesis, dict) else json.loads(Path(hypothesis).read_text())
-    return Sample(**d['sample'])
+    return whole_sample(d['sample'])  # `oos_start == start`: nothing fitted, all of it evaluated
 
 def dynamic_review(notebook:str|Path, # the notebook to review (it is re-executed, never modified)
                    hypothesis, # its hypothesis: a `Hypothesis`, a `Sample`, a dict or a JSON file with a `sample`

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'period_end', 'date_role', 'cell_texts',
-           'Analyser', 'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'stand_in_split', 'whole_sample', 'period_end',
+           'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -118,6 +118,19 @@ def stated_ranges(text:str, # a hypothesis's text (its sample description, claim
     "The dates and months `text` writes out, as (first, last) day, but those within a week of the sample's own dates."
     week = timedelta(days=7)
     return [(lo, hi) for lo, hi in written_dates(text) if not any(lo - week <= o <= hi + week for o in own)]
+
+# %% ../../nbs/14_critic.ipynb #3a80431e
+def stand_in_split(s) -> tuple:
+    "`(sample to validate, whole)`: a `sample` dict whose `oos_start` is its `start` gets a stand-in split (the next day) to pass the schema."
+    if not (isinstance(s, dict) and s.get('oos_start') is not None and str(s['oos_start']) == str(s.get('start'))): return s, False
+    try: return {**s, 'oos_start': (date.fromisoformat(str(s['start'])[:10]) + timedelta(days=1)).isoformat()}, True
+    except ValueError: return s, False  # an unreadable start: the schema says what is wrong
+
+def whole_sample(s:dict) -> Sample:
+    "A hypothesis's `sample` as a `Sample`, keeping `oos_start == start` (nothing fitted: all of it is evaluated)."
+    v, whole = stand_in_split(s)
+    out = Sample(**v)
+    return out.model_copy(update={'oos_start': out.start}) if whole else out
 
 # %% ../../nbs/14_critic.ipynb #05aeec5c
 def period_end(v) -> date|None:
@@ -951,6 +964,23 @@ def ex_While(self:Analyser, s):
     "`while`: the test, then the body once."
     self.ev(s.test); self.block(s.body)
 
+# %% ../../nbs/14_critic.ipynb #7b0c21ba
+@patch
+def unpacked(self:Analyser, it) -> Info|None:
+    """The element of `d.items()` / `d.values()` for a dict literal of tuples (`{"carry": (score, ret, bp), ...}`): each
+    position holds what that position holds across the dict, so a cost in bp is not merged with a return; else None."""
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ('items', 'values') and not it.args):
+        return None
+    d = self.ev(it.func.value)
+    vals = list((d.colinfo or {}).values())
+    if not vals or any(v.items is None or len(v.items) != len(vals[0].items) for v in vals): return None
+    def at(k):  # position k across the dict: numbers stay a number (a nonzero one if any is), anything else is merged
+        xs = [v.items[k] for v in vals]
+        nums = [x.const for x in xs if isinstance(x.const, (int, float)) and not isinstance(x.const, bool) and x.lead is None]
+        return Info(const=next((c for c in nums if c), nums[0])) if len(nums) == len(xs) else merge(*xs)
+    el = Info(items=[at(k) for k in range(len(vals[0].items))])
+    return Info(items=[Info(const=None), el]) if it.func.attr == 'items' else el
+
 # %% ../../nbs/14_critic.ipynb #821c2474
 @patch
 def ex_For(self:Analyser, s):
@@ -959,7 +989,7 @@ def ex_For(self:Analyser, s):
     targets = [t.id for t in ast.walk(s.target) if isinstance(t, ast.Name)]
     held = {t: self.env.get(t) for t in targets} if self.depth == 0 and not self.in_loop else {}
     el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
-    if isinstance(s.target, ast.Tuple): el = replace(el, items=None)
+    if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
     new = self.time_var(s.iter, s.target) - self.tvars
@@ -1322,6 +1352,14 @@ def _by_date(by) -> bool:
     if by is None: return False
     return any(i is not None and (i.index == 'index' or (isinstance(i.const, str) and bool(_DATE_KEY.match(i.const)))) for i in (by.items or [by]))
 
+# %% ../../nbs/14_critic.ipynb #86f41035
+def _offset_rows(w:str) -> int|None:
+    "Business rows in a time window written as an offset (`'63D'`, `'13W'`, `'3M'`, `'1Y'`), else None."
+    m = re.fullmatch(r'\s*(\d+)\s*(D|B|W|M|ME|Y|YE)\s*', w.upper())
+    if not m: return None
+    days = int(m[1]) * {'D': 1, 'B': 7 / 5, 'W': 7, 'M': 30.44, 'ME': 30.44, 'Y': 365.25, 'YE': 365.25}[m[2]]
+    return max(1, round(days * 252 / 365.25))
+
 # %% ../../nbs/14_critic.ipynb #7443eced
 @patch
 def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
@@ -1353,6 +1391,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         c = self.kw(n, 'center')
         centred = c is not None and self.const_of(c) is True
         w = self.const_of(arg0) if arg0 is not None else self.const_of(self.kw(n, 'window'))
+        if isinstance(w, str) and m == 'rolling': w = _offset_rows(w)  # `rolling("63D")`: a time window, in business rows
         if isinstance(w, int) and not isinstance(w, bool): self.note_window(w)
         return replace(recv, win=(m, centred, w if isinstance(w, int) else None, loc), pending=None)
     if m == 'groupby':
@@ -1536,7 +1575,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     if m in _SELECT_M or m == 'sort_values':
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
-        if m == 'sort_values' or ax not in (1, 'columns'):
+        if (m == 'sort_values' and not self.in_print) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
             key = self.const_of(recv_node.slice) if isinstance(recv_node, ast.Subscript) else None
             if not (m in ('idxmax', 'argmax') and isinstance(key, str) and self._insample_col(key)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
