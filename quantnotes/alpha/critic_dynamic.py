@@ -1140,7 +1140,7 @@ def _lookbacks(cells:dict) -> set:
 
 def _after_lookback(first:int, s0:int, step:float, calendars:dict, lookbacks:set) -> bool:
     "Does a series that starts on day `first` start L to L + 35 rows (monthly: L to L + 2) after `s0`, for a lookback L?"
-    if step > 5: ks = [round((first - s0) / 30.44)]; extra = 2
+    if step > 5: ks = [round((first - s0) / step)]; extra = 2  # weekly or monthly rows
     else:
         ks = [int(((c >= s0) & (c < first)).sum()) for c in map(np.asarray, calendars.values()) if len(c) and c[0] <= s0 + 5]
         extra = 35

@@ -300,6 +300,7 @@ def classify_date(self:Analyser, d:date) -> str|None:
     if self.hyp is None or d is None: return None
     for role, tol in (('oos', 7), ('start', 7), ('end', 7)):
         h = self.hdate(role)
+        if role == 'oos' and h == self.hdate('start'): continue  # nothing fitted: no split, the date is the start
         if abs((d - h).days) <= tol: return role
     return None
 
@@ -1161,8 +1162,10 @@ def ev_Call(self:Analyser, n):
         if k.arg and _COST_N.search(k.arg) and self.depth == 0:
             c = self.const_of(k.value)
             if isinstance(c, (int, float)) and not isinstance(c, bool): (self.cost_zero if c == 0 else self.cost_nonzero).append(self.loc(k.value))
-    if (f.id if isinstance(f, ast.Name) else getattr(f, 'attr', None)) == 'sliding_window_view' and \
-            not (isinstance(f, ast.Name) and f.id in self.env): return self.window_view(n)
+    callee = f.id if isinstance(f, ast.Name) else getattr(f, 'attr', None)
+    if not (isinstance(f, ast.Name) and f.id in self.env):
+        if callee == 'sliding_window_view': return self.window_view(n)
+        if callee in _OPTIMISERS: return self.optimised(n)
     if isinstance(f, ast.Name): return self.call_name(n, f.id)
     if isinstance(f, ast.Attribute):
         mod = f.value.id if isinstance(f.value, ast.Name) and f.value.id not in self.env else None
@@ -1187,6 +1190,14 @@ def window_view(self:Analyser, n) -> Info:
     w = self.const_of(self.kw(n, 'window_shape', 1))
     if isinstance(w, int): self.note_window(w)
     return replace(x, np=True, tslice=x.lead is not None, pending=None, const=None, items=None, ret=False)
+
+_OPTIMISERS = {'minimize', 'minimize_scalar', 'least_squares', 'linprog', 'nnls', 'lsq_linear', 'differential_evolution'}
+
+@patch
+def optimised(self:Analyser, n) -> Info:
+    "`scipy.optimize.minimize(...)` and friends: a vector of parameters (weights across assets), as far-sighted as its data."
+    xs = [x for x in self.args_info(n) if x.lead is not None]
+    return replace(merge(*xs), xsec=True, ret=False, pnl=False, const=None, items=None) if xs else Info()
 
 # %% ../../nbs/14_critic.ipynb #397903f3
 @patch

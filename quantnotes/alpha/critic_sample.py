@@ -109,7 +109,7 @@ def output_checks(self:Analyser):
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
             ds = [d for d in ds if d]
             if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds): continue
-            if near(ds[0], ho): ds[0] = hs  # an out-of-sample range: only its end is compared
+            if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
             if (ds[0] - hs).days > warm:
