@@ -1741,6 +1741,12 @@ def call_pd(self:Analyser, n, f):
         x = xs[0] if xs else Info()
         if x.lead is None: return x
         return replace(x, lead=INF, ret=False, leak=(loc, '`pd.qcut` sets the bucket edges from the whole sample'), pending=None)
+    if f == 'merge_asof' and len(xs) >= 2 and kws.get('direction', Info()).const in ('nearest', 'forward'):  # later rows attached
+        out = merge(xs[0], xs[1])
+        if out.lead is None: return out
+        d = kws['direction'].const
+        return replace(out, lead=out.lead + 1, pending=None, const=None,
+                       leak=(loc, f'`merge_asof(direction="{d}")` attaches rows dated after each date'))
     if f == 'merge' and len(xs) >= 2:
         on = kws.get('on').const if 'on' in kws else None
         self.collision(n, xs[0], xs[1], set([on] if isinstance(on, str) else on or []), 'merge')
