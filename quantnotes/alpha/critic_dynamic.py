@@ -188,6 +188,8 @@ def _in_summary() -> bool:
         f = f.f_back
     return False
 
+_PANEL_COLS = 20  # more columns than this: the assets of a universe, whose per-asset spread is data description
+
 def _probe_std(std):
     "`std` wrapped: a call along time from notebook code on a dated object of 20 rows or more is recorded."
     def f(self, *a, **k):
@@ -195,7 +197,9 @@ def _probe_std(std):
         try:
             ax = k.get('axis', a[0] if a else 0)
             cell, line = _where()
-            if _S is not None and cell is not None and ax in (0, 'index', None) and _dated(self) and len(self) >= 20 and not _in_summary():
+            wide = isinstance(self, pd.DataFrame) and self.shape[1] > _PANEL_COLS  # a universe's data described, not a reported book
+            if _S is not None and cell is not None and ax in (0, 'index', None) and _dated(self) and len(self) >= 20 and not wide \
+                    and not _in_summary():
                 _record_std(self, cell, line)
         except Exception: pass
         return r
