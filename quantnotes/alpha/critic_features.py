@@ -6,7 +6,7 @@
 from __future__ import annotations
 import ast
 from fastcore.basics import patch
-from .critic_flow import Analyser, Info
+from .critic_flow import Analyser, Info, _root
 
 # %% auto #0
 __all__ = []
@@ -35,12 +35,9 @@ def column_write(self:Analyser, name:str, col:str, s, loc):
     "Statement `s` writes `name[col]`: a second write of a different quantity (not computed from the old one, nor `+=` to it) is a collision."
     prev = self.col_sites.get((name, col), [])
     dump = ast.dump(s.value)
-    def root(e):  # the variable an expression starts from: `long.groupby('ccy')['pos']` starts from `long`
-        while isinstance(e, (ast.Subscript, ast.Attribute, ast.Call)): e = e.func if isinstance(e, ast.Call) else e.value
-        return e.id if isinstance(e, ast.Name) else None
     selfref = isinstance(s, ast.AugAssign) or \
-              any(isinstance(x, ast.Subscript) and root(x.value) == name and self.const_of(x.slice) == col for x in ast.walk(s.value)) or \
-              any(isinstance(x, ast.Attribute) and root(x.value) == name and x.attr == col for x in ast.walk(s.value))
+              any(isinstance(x, ast.Subscript) and _root(x.value) == name and self.const_of(x.slice) == col for x in ast.walk(s.value)) or \
+              any(isinstance(x, ast.Attribute) and _root(x.value) == name and x.attr == col for x in ast.walk(s.value))
     if self.depth == 0 and prev and not selfref and all(p[1] != dump for p in prev) and all(p[0] != loc for p in prev):
         first = prev[0][0]
         self.find('feature_name_collision', 2, loc, f'`{name}["{col}"]` was defined at cell {first[0]} ("{self.line(first)}") and is '

@@ -700,6 +700,11 @@ def _row_at(node, tvars:set) -> bool:
     if isinstance(node, ast.Name): return node.id in tvars
     return isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.left, ast.Name) and node.left.id in tvars
 
+def _root(e) -> str|None:
+    "The variable an expression starts from: `long.groupby('ccy')['pos']` and `opt.minimize` start from `long` and `opt`."
+    while isinstance(e, (ast.Subscript, ast.Attribute, ast.Call)): e = e.func if isinstance(e, ast.Call) else e.value
+    return e.id if isinstance(e, ast.Name) else None
+
 # %% ../../nbs/14_critic.ipynb #a8d04548
 @patch
 def _subscript(self:Analyser, n):
@@ -1069,6 +1074,16 @@ def const_checks(self:Analyser, name:str, v:Info, loc):
         (self.cost_zero if v.const == 0 else self.cost_nonzero).append(loc)
 
 @patch
+def settle(self:Analyser, name:str, v:Info) -> Info:
+    "A value bound to `name` (a variable or an object's attribute): a filter its expression made becomes its own, and is applied."
+    if v.pending is None: return v
+    p = v.pending
+    v = replace(v, pending=None, filt=p)
+    if name in v.names and v.lead is not None: self.applied_filter(p)
+    elif p[1] == 'date': self.applied_filter(p, sink=True)
+    return v
+
+@patch
 def assign(self:Analyser, t, v:Info, s):
     "Bind the value of an assignment: a name, a tuple of names, or a column/row of a frame."
     loc = self.loc(s)
@@ -1078,12 +1093,7 @@ def assign(self:Analyser, t, v:Info, s):
             self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
             for k in [k for k in self.cols if k[0] == t.id]: del self.cols[k]
-        if v.pending is not None:
-            p = v.pending
-            v = replace(v, pending=None, filt=p)
-            if t.id in v.names and (v.lead is not None): self.applied_filter(p)
-            elif p[1] == 'date': self.applied_filter(p, sink=True)
-        self.env[t.id] = v
+        self.env[t.id] = self.settle(t.id, v)
         return
     if isinstance(t, (ast.Tuple, ast.List)):
         for k, e in enumerate(t.elts):
@@ -1094,12 +1104,7 @@ def assign(self:Analyser, t, v:Info, s):
     if isinstance(t, ast.Attribute):  # `self.x = v`: the object keeps it
         owner = self.ev(t.value)
         if owner.obj is None: return
-        if v.pending is not None:
-            p = v.pending
-            v = replace(v, pending=None, filt=p)
-            if t.attr in v.names and v.lead is not None: self.applied_filter(p)
-            elif p[1] == 'date': self.applied_filter(p, sink=True)
-        owner.obj['attrs'][t.attr] = v
+        owner.obj['attrs'][t.attr] = self.settle(t.attr, v)
         return
     if isinstance(t, ast.Subscript):
         base_node = t.value.value if isinstance(t.value, ast.Attribute) and t.value.attr in ('loc', 'iloc') else t.value
@@ -1163,7 +1168,7 @@ def ev_Call(self:Analyser, n):
             c = self.const_of(k.value)
             if isinstance(c, (int, float)) and not isinstance(c, bool): (self.cost_zero if c == 0 else self.cost_nonzero).append(self.loc(k.value))
     callee = f.id if isinstance(f, ast.Name) else getattr(f, 'attr', None)
-    if not (isinstance(f, ast.Name) and f.id in self.env):
+    if _root(f) not in self.env:  # a library's function (`minimize`, `opt.minimize`), not a notebook object's method
         if callee == 'sliding_window_view': return self.window_view(n)
         if callee in _OPTIMISERS: return self.optimised(n)
     if isinstance(f, ast.Name): return self.call_name(n, f.id)
