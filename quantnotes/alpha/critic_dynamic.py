@@ -190,6 +190,12 @@ def _in_summary() -> bool:
 
 _PANEL_COLS = 20  # more columns than this: the assets of a universe, whose per-asset spread is data description
 
+def _assets(x:pd.DataFrame) -> bool:
+    "A frame whose columns are mostly the hypothesis universe's own members (`USD`, `JPY`...): the assets' data, not a strategy's book."
+    u = set(_S.spec.get('universe') or ())
+    names = [str(c).upper() for c in x.columns]
+    return len(names) >= 2 and sum(c in u for c in names) >= max(2, len(names) / 2)
+
 def _probe_std(std):
     "`std` wrapped: a call along time from notebook code on a dated object of 20 rows or more is recorded."
     def f(self, *a, **k):
@@ -197,7 +203,7 @@ def _probe_std(std):
         try:
             ax = k.get('axis', a[0] if a else 0)
             cell, line = _where()
-            wide = isinstance(self, pd.DataFrame) and self.shape[1] > _PANEL_COLS  # a universe's data described, not a reported book
+            wide = isinstance(self, pd.DataFrame) and (self.shape[1] > _PANEL_COLS or _assets(self))  # a universe's data described, not a reported book
             if _S is not None and cell is not None and ax in (0, 'index', None) and _dated(self) and len(self) >= 20 and not wide \
                     and not _in_summary():
                 _record_std(self, cell, line)
@@ -997,7 +1003,7 @@ def harness_notebook(notebook, # the notebook under review (its folder is the wo
                      cells:list, sample, modes:list):
     "A one-cell notebook that runs `harness_main` on the code cells of `notebook` under every mode."
     spec = dict(cells=cells, cwd=str(Path(notebook).resolve().parent), start=str(sample.start), end=str(sample.end),
-                oos_start=str(sample.oos_start), modes=modes)
+                oos_start=str(sample.oos_start), universe=[str(u).upper() for u in sample.universe], modes=modes)
     return make_notebook(['import json\nfrom quantnotes.alpha.critic_dynamic import harness_main',
                           f'print({_MARK!r} + json.dumps(harness_main(json.loads({json.dumps(json.dumps(spec))}))))'])
 
@@ -1172,7 +1178,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         tol = max(10, 1.6 * step)
         warm = warm_days * (step if step > 5 else 1) + tol  # lookbacks count rows: monthly rows are a month each
         first, last = days[0], days[-1]
-        at_split = min(abs(last - day(s1)), abs(last - day(o))) <= tol  # it ends where a period of the sample ends
+        tol_end = tol + (step if 5 < step <= 10 else 0)  # weekly rows: a forward return and a holiday can cost the last two weeks
+        at_split = min(abs(last - day(s1)), abs(last - day(o))) <= tol_end  # it ends where a period of the sample ends
         if (first < day(s0) - tol and not at_split) or last < day(s0) or first > day(s1): continue  # raw data reaching further back
         if last - first < 0.5 * part: continue  # a piece of the sample (a year, a regime bucket), not the reported period
         miss, exp, run, mdays = _holes(days, base.get('calendars', {}))

@@ -59,6 +59,7 @@ class Info:
     xagg: Optional[tuple] = None  # ('sum' or 'mean', (cell, line)): how a P&L or a turnover was aggregated across assets (`.sum(axis=1)`)
     rest: Optional['Info'] = None  # a frame given columns one by one (`df['y'] = ...`): what its other columns were made from
     xsec: bool = False  # one date's cross-section (`x.loc[d]` for a date `d` of the index): a reduction runs across assets, not time
+    evwin: bool = False  # row numbers of event windows, events by offsets (`t[:, None] + lags[None, :]`): what they gather is not dated
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
 def _lead(a):
@@ -81,7 +82,7 @@ def merge(*infos:Info) -> Info:
                 np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)),
                 xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
                 netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
-                xagg=next((i.xagg for i in xs if i.xagg), None))
+                xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs))
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -354,6 +355,7 @@ def ev_Tuple(self:Analyser, n):
     "A tuple or list literal: the merge of its items, which are kept for unpacking."
     items = [self.ev(e) for e in n.elts]
     i = merge(*items); i.items = items
+    if len({x.period for x in items if x.period}) > 1: i.period = None  # `(ir(p[is_]), ir(p[~is_]))`: both periods, neither alone
     names = [self.const_of(e.elts[0]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 else None for e in n.elts]
     if len(names) > 1 and all(isinstance(k, str) for k in names):  # named pairs, e.g. a feature registry
         for k in {k for k in names if names.count(k) > 1}:
@@ -487,6 +489,9 @@ def ev_Attribute(self:Analyser, n):
                        lead=None if base.lead is None else 0., leak=None, mix=None, colinfo=None)
     if n.attr in ('year', 'month', 'date', 'dayofweek', 'weekday') and base.index: return replace(base, index=n.attr)
     if n.attr in ('values',): return replace(base, np=True, pending=None)
+    if n.attr.startswith('smoothed') and base.lead is not None and not base.tslice:  # a state-space or regime model's smoothed estimates
+        return replace(base, ret=False, lead=INF, pending=None, const=None, items=None,
+                       leak=(self.loc(n), f'`.{n.attr}` is estimated from the whole sample, forwards and backwards (the filtered estimates are not)'))
     if n.attr == 'T': return base
     if n.attr == 'columns': return Info(const=None)
     if n.attr in ('shape', 'size', 'ndim', 'dtypes', 'name'): return Info()
@@ -527,6 +532,13 @@ def _weekday(n) -> bool:
     return isinstance(n, ast.Attribute) and n.attr in ('day_of_week', 'dayofweek', 'weekday')
 
 # %% ../../nbs/14_critic.ipynb #bdcef56c
+def _length(e) -> bool:
+    "The length of the data (`len(x)`, `x.shape[0]`, `x.size`, give or take a constant): what a row number is checked against."
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)) and isinstance(e.right, ast.Constant): e = e.left
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == 'len': return True
+    if isinstance(e, ast.Attribute) and e.attr == 'size': return True
+    return isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute) and e.value.attr == 'shape'
+
 @patch
 def ev_Compare(self:Analyser, n):
     "A comparison: a date mask on the index, a regime mask on a time series, or a plain boolean."
@@ -548,6 +560,7 @@ def ev_Compare(self:Analyser, n):
         flip = {'Lt': 'Gt', 'LtE': 'GtE', 'Gt': 'Lt', 'GtE': 'LtE'}.get(opn, opn)
         i.mask = dict(kind='date', conds=[(flip, as_date(left.const), r.index, left.const)], neg=False); i.lead = None
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
+    elif any(_length(x) for x in (n.left, *n.comparators)): i.lead = None  # `t + h < len(dates)`: a bounds check, not a regime
     elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
@@ -591,6 +604,11 @@ def _first_date_plus(left, right) -> int:
     except Exception: return 0
 
 # %% ../../nbs/14_critic.ipynb #3f7b1a12
+def _broadcast(e) -> bool:
+    "`x[:, None]` or `x[None, :]`: an array given a new axis, the way an outer sum or product is written in numpy."
+    return isinstance(e, ast.Subscript) and isinstance(e.slice, ast.Tuple) and \
+        any(isinstance(x, ast.Constant) and x.value is None for x in e.slice.elts)
+
 @patch
 def ev_BinOp(self:Analyser, n):
     "`a op b`: `&`/`|` of masks combine them; anything else is arithmetic."
@@ -601,7 +619,10 @@ def ev_BinOp(self:Analyser, n):
     if isinstance(n.op, ast.BitOr) and a.colinfo and b.colinfo and a.items is not None and b.items is not None:  # dicts: `a | b`
         return self.dict_merge(merge(a, b), [None, None], [a, b], [n.left, n.right])
     if isinstance(n.op, ast.Add) and (k := _first_date_plus(n.left, n.right)): self.wf_days.append(k)
-    return self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
+    out = self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
+    if isinstance(n.op, (ast.Add, ast.Sub)) and _broadcast(n.left) and _broadcast(n.right):
+        out.evwin = True  # `t[:, None] + lags[None, :]`: if these are row numbers, they are the rows of event windows
+    return out
 
 # %% ../../nbs/14_critic.ipynb #d817cf89
 def _steps_apart(a, b) -> bool:
@@ -742,6 +763,7 @@ def _subscript(self:Analyser, n):
             out.period = self.period_of(dl, dh) or base.period
         return out
     key = self.ev(sl)
+    if key.evwin: return Info(np=True)  # `r[t[:, None] + lags, j]`: gathered by event windows, an events x offsets panel, not a dated series
     if key.mask is not None:
         out = replace(merge(base, replace(key, mask=None, lead=None if key.mask['kind'] == 'date' else key.lead)), cols=base.cols,
                       ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo, rest=base.rest, index=base.index)
@@ -1171,6 +1193,7 @@ def ev_Call(self:Analyser, n):
     if _root(f) not in self.env:  # a library's function (`minimize`, `opt.minimize`), not a notebook object's method
         if callee == 'sliding_window_view': return self.window_view(n)
         if callee in _OPTIMISERS: return self.optimised(n)
+        if callee in _TWO_SIDED: return self.two_sided(n, callee)
     if isinstance(f, ast.Name): return self.call_name(n, f.id)
     if isinstance(f, ast.Attribute):
         mod = f.value.id if isinstance(f.value, ast.Name) and f.value.id not in self.env else None
@@ -1197,6 +1220,19 @@ def window_view(self:Analyser, n) -> Info:
     return replace(x, np=True, tslice=x.lead is not None, pending=None, const=None, items=None, ret=False)
 
 _OPTIMISERS = {'minimize', 'minimize_scalar', 'least_squares', 'linprog', 'nnls', 'lsq_linear', 'differential_evolution'}
+
+_TWO_SIDED = {'hpfilter', 'bkfilter', 'cffilter', 'filtfilt', 'sosfiltfilt', 'savgol_filter', 'gaussian_filter1d', 'medfilt',
+              'seasonal_decompose', 'STL'}  # filters and decompositions that run forwards and backwards, or centre their window
+
+@patch
+def two_sided(self:Analyser, n, name:str) -> Info:
+    "A two-sided filter (`hpfilter`, `filtfilt`, ...): each value of its output uses data from after its date, unless it only sees rows up to the loop's date."
+    xs = [x for x in self.args_info(n) if x.lead is not None]
+    if not xs: return Info()
+    x = merge(*xs)
+    if all(v.tslice for v in xs): return replace(x, ret=False, pending=None, const=None, items=None)  # `hpfilter(px[:t])`: its last value is one-sided
+    return replace(x, ret=False, lead=INF, leak=(self.loc(n), f'`{name}` is a two-sided filter: each value uses data from after its date'),
+                   pending=None, const=None, items=None)
 
 @patch
 def optimised(self:Analyser, n) -> Info:
@@ -1671,6 +1707,8 @@ def call_np(self:Analyser, n, f):
     xs = [self.ev(a) for a in n.args]
     kws = {k.arg: self.ev(k.value) for k in n.keywords if k.arg}
     x = xs[0] if xs else Info()
+    if f == 'datetime64': return Info(const=as_date(x.const))  # `np.datetime64('2011-09-06')`: a date, like `pd.Timestamp`
+    if f in ('clip', 'minimum', 'maximum') and x.evwin: return Info(evwin=True)  # event windows kept inside the data
     if f in ('sqrt', 'log', 'exp', 'log1p', 'abs', 'sign', 'tanh', 'clip', 'nan_to_num', 'maximum', 'minimum', 'floor', 'ceil', 'round', 'square'):
         if all(i.lead is None for i in xs):
             try: return Info(const=getattr(math, {'abs': 'fabs'}.get(f, f))(x.const)) if isinstance(x.const, (int, float)) else Info()
