@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace, stated_ranges, whole_sample
+from .critic_flow import trace, stated_ranges, stated_warmup, whole_sample
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -190,11 +190,15 @@ def _in_summary() -> bool:
 
 _PANEL_COLS = 20  # more columns than this: the assets of a universe, whose per-asset spread is data description
 
+_CCY = set('USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK HKD SGD CNY KRW INR BRL MXN ZAR TRY PLN HUF CZK ILS RUB THB IDR MYR PHP '
+           'ISK RON BGN HRK'.split())  # currency codes (the ECB's reference rates and the G10 interest rates use them as columns)
+
 def _assets(x:pd.DataFrame) -> bool:
-    "A frame whose columns are mostly the hypothesis universe's own members (`USD`, `JPY`...): the assets' data, not a strategy's book."
+    """The assets' own data, not a strategy's book: a frame whose columns are mostly members of the hypothesis universe or
+    currency codes (`USD`, `JPY`...). (A series named after a member is not enough: a one-currency book keeps its name.)"""
     u = set(_S.spec.get('universe') or ())
-    names = [str(c).upper() for c in x.columns]
-    return len(names) >= 2 and sum(c in u for c in names) >= max(2, len(names) / 2)
+    names = [str(c) for c in x.columns]
+    return len(names) >= 2 and sum(c.upper() in u or c in _CCY for c in names) >= max(2, len(names) / 2)
 
 def _probe_std(std):
     "`std` wrapped: a call along time from notebook code on a dated object of 20 rows or more is recorded."
@@ -1053,11 +1057,15 @@ def _col(name:str) -> str|None:
 
 def _absorbed(res, cells, c, moved) -> bool:
     """Whether the change made in cell `c` stops in the cells that read what `c` made: some later cell that makes dated
-    objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves."""
+    objects reads one of the names `c` bound (the moved ones, or a panel they were put in), and none of those readers moves;
+    or later cells make dated objects but none of them reads those names (a two-sided trend computed only for comparison)."""
     if '_out' in moved[c['cell']]: return False  # a printed result (`_out`) is itself an outcome
     names = {re.split(r'[.\[]', n)[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a view or a member: its container
     pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
-    readers = [b['cell'] for b in res['base']['cells'] if b['cell'] > c['cell'] and b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
+    later = [b for b in res['base']['cells'] if b['cell'] > c['cell'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
+    if not later and any(b['cell'] > c['cell'] and b['dig'] for b in res['base']['cells']):
+        return True  # a dead end: the results are made later, from other names; what moved is read by none of them and was not printed
+    readers = [b['cell'] for b in later if b['dig']]
     cols = {_col(n) for n in moved[c['cell']]} - {None}  # the moved columns of long frames
     passed = lambda r: [m for m in moved.get(r) or [] if _col(m) not in cols]  # the same column in a later frame: the label carried along
     return bool(readers) and not any(passed(r) for r in readers)
@@ -1169,6 +1177,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
+    stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
     for rec in base.get('stds', []):
@@ -1195,7 +1204,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         live = any(abs(v[1] - first) <= tol for v in lv)
         made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
-        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= warm or (first > day(s0) and live) or \
+        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol) or (first > day(s0) and live) or \
             (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks))
         ok_last = at_split
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:

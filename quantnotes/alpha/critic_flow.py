@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'stand_in_split', 'whole_sample', 'period_end',
-           'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'stated_warmup', 'stand_in_split', 'whole_sample',
+           'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -119,6 +119,18 @@ def stated_ranges(text:str, # a hypothesis's text (its sample description, claim
     "The dates and months `text` writes out, as (first, last) day, but those within a week of the sample's own dates."
     week = timedelta(days=7)
     return [(lo, hi) for lo, hi in written_dates(text) if not any(lo - week <= o <= hi + week for o in own)]
+
+_UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
+_WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)
+_WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
+
+def stated_warmup(text:str, # a hypothesis's sample description
+                  start:date, # the sample's start
+                 ) -> int:
+    "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`), else 0."
+    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '')]
+    days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
+    return max(days, default=0)
 
 # %% ../../nbs/14_critic.ipynb #3a80431e
 def stand_in_split(s) -> tuple:
@@ -727,6 +739,18 @@ def _root(e) -> str|None:
     return e.id if isinstance(e, ast.Name) else None
 
 # %% ../../nbs/14_critic.ipynb #a8d04548
+_YEARS = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|\.\.)\s*((?:19|20)\d\d)\b')
+
+@patch
+def years_period(self:Analyser, label:str) -> str|None:
+    "'is' or 'oos' for a label naming the years of one part of the sample (`'IR 2001-2012'` with the split on 2013-01-01), else None."
+    m = _YEARS.search(label)
+    if m is None or self.hyp is None: return None
+    a, b, o = date(int(m[1]), 1, 1), date(int(m[2]), 12, 31), self.hdate('oos')
+    if b < o + timedelta(days=7) and b.year < self.hdate('end').year: return 'is'
+    if a > o - timedelta(days=7) and a.year > self.hdate('start').year: return 'oos'
+    return None
+
 @patch
 def _subscript(self:Analyser, n):
     "`x[key]`: slices, masks, columns and items."
@@ -784,7 +808,8 @@ def _subscript(self:Analyser, n):
         if base.rest is not None and base.colinfo and k not in base.colinfo:  # one of the columns the frame had before its writes
             return replace(base, lead=base.rest.lead, leak=base.rest.leak, mix=base.rest.mix, lagged=base.rest.lagged, ret=base.rest.ret,
                            pending=None, const=None, items=None, cols=None, colinfo=None, rest=None)
-        per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) else None
+        per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) \
+            else self.years_period(k)
         return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period)
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
     if isinstance(k, (list, tuple)) and all(isinstance(x, str) for x in k):

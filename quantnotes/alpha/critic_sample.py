@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import Analyser, Info, as_date, stated_ranges
+from .critic_flow import Analyser, Info, as_date, stated_ranges, stated_warmup
 
 # %% auto #0
 __all__ = ['last_formation', 'year_columns']
@@ -103,7 +103,7 @@ def output_checks(self:Analyser):
     if self.hyp is None or any(f['defect_class'] == 'sample_boundary_drift' and f['severity'] <= 2 for f in self.findings.values()): return
     hs, he, ho = self.hdate('start'), self.hdate('end'), self.hdate('oos')
     near = lambda d, h: h is not None and abs((d - h).days) <= 7
-    warm = 120 + self.warmup_days(hs)  # a start later by the warm-up of the longest lookback is no drift
+    warm = 120 + max(self.warmup_days(hs), stated_warmup(self.hyp.sample.description or '', hs))  # a start later by the warm-up of the longest lookback, or the one the hypothesis states, is no drift
     for ci, (_, out) in enumerate(self.cells):
         for line in out.splitlines():
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
