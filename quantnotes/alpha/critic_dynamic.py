@@ -1062,10 +1062,13 @@ def _absorbed(res, cells, c, moved) -> bool:
     if '_out' in moved[c['cell']]: return False  # a printed result (`_out`) is itself an outcome
     names = {re.split(r'[.\[]', n)[0] for n in set(moved[c['cell']]) | set(c.get('names', [])) if n != '_out'}  # a view or a member: its container
     pats = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in names]
-    later = [b for b in res['base']['cells'] if b['cell'] > c['cell'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
-    if not later and any(b['cell'] > c['cell'] and b['dig'] for b in res['base']['cells']):
-        return True  # a dead end: the results are made later, from other names; what moved is read by none of them and was not printed
-    readers = [b['cell'] for b in later if b['dig']]
+    after = [b for b in res['base']['cells'] if b['cell'] > c['cell']]
+    dug = {re.split(r'[.\[]', k)[0] for k in c['dig']}  # names whose values were compared: unmoved ones carry nothing
+    risky = {re.split(r'[.\[]', n)[0] for n in moved[c['cell']]} | {n for n in c.get('names', []) if n not in dug}  # and functions, objects...
+    rp = [re.compile(rf'(?<![\w.]){re.escape(n)}\b') for n in risky - {'_out'}]
+    if any(b['dig'] for b in after) and not any(p.search(cells.get(b['cell'], '')) for b in after for p in rp):
+        return True  # a dead end: the results are made later from other names; what moved is read by none of them and was not shown
+    readers = [b['cell'] for b in after if b['dig'] and any(p.search(cells.get(b['cell'], '')) for p in pats)]
     cols = {_col(n) for n in moved[c['cell']]} - {None}  # the moved columns of long frames
     passed = lambda r: [m for m in moved.get(r) or [] if _col(m) not in cols]  # the same column in a later frame: the label carried along
     return bool(readers) and not any(passed(r) for r in readers)
@@ -1168,6 +1171,8 @@ def _ppy(days):
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     return 252 if step <= 4 else 52 if step <= 10 else 12 if step <= 45 else 4
 
+_READ = re.compile(r'\s*\w+\s*=\s*(?:pd|pandas)\.read_\w+\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:#.*)?$')  # a plain read of a data file
+
 def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
@@ -1196,9 +1201,10 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and not said and ('regime_cherry_picking', rec['cell']) not in seen:
             seen.add(('regime_cherry_picking', rec['cell']))
             cell, name = _origin(base, rec, missing=mdays)
-            out.append(Finding(defect_class='regime_cherry_picking', severity=2, cell=cell, quote=_line(cells, cell, name=name),
-                               message=f'a reported return series ({name or "std in cell %d" % rec["cell"]}) misses {miss} of its '
-                                       f'{exp} dates between {rec["first"]} and {rec["last"]}: a stretch of the sample was dropped'))
+            if not _READ.match(_line(cells, cell, name=name)):  # else the holes are the data file's own (months it has no value for)
+                out.append(Finding(defect_class='regime_cherry_picking', severity=2, cell=cell, quote=_line(cells, cell, name=name),
+                                   message=f'a reported return series ({name or "std in cell %d" % rec["cell"]}) misses {miss} of its '
+                                           f'{exp} dates between {rec["first"]} and {rec["last"]}: a stretch of the sample was dropped'))
         # a series that starts where some P&L or position made from the sample start first holds a non-zero value starts at its warm-up's end
         lv = [v for v in (base.get('live') or {}).values() if v and v[0] <= day(s0) + tol]
         live = any(abs(v[1] - first) <= tol for v in lv)

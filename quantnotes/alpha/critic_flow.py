@@ -82,7 +82,8 @@ def merge(*infos:Info) -> Info:
                 np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)),
                 xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
                 netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
-                xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs))
+                xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs),
+                tslice=bool(timed) and all(i.tslice for i in timed))  # windows combined with windows: still a window
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -572,7 +573,8 @@ def ev_Compare(self:Analyser, n):
         flip = {'Lt': 'Gt', 'LtE': 'GtE', 'Gt': 'Lt', 'GtE': 'LtE'}.get(opn, opn)
         i.mask = dict(kind='date', conds=[(flip, as_date(left.const), r.index, left.const)], neg=False); i.lead = None
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
-    elif any(_length(x) for x in (n.left, *n.comparators)): i.lead = None  # `t + h < len(dates)`: a bounds check, not a regime
+    elif opn == 'Eq' and r.const == 0 and r.const is not False: pass  # `side == 0`: where a signal is flat, not a regime
+    elif any(_length(x) for x in (n.left, *n.comparators)): pass  # `t + h < len(dates)`: a bounds check, not a regime
     elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
@@ -667,6 +669,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         if lo.lead <= -1 and hi.lead >= 0 and not lo.mask and not hi.mask and not self._same_base(na, nb): i.mix = loc
     if op in ('Mult', 'Div') and (a.ret and b.lead is None or b.ret and a.lead is None): i.ret = True
     elif op in ('Mult', 'Div', 'Pow') and i.ret and not (a.ret and b.ret): i.ret = False if (a.lead is not None and b.lead is not None) else i.ret
+    if op == 'Pow': i.ret = False  # `r ** 2`: a variance's building block, not a payoff
     if op == 'Div' and na is not None and nb is not None and self._is_simple_return(na, nb): i.ret = True; i.mix = a.mix; i.lagged = a.lagged
     if i.ret: i.mix = None
     if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl:
@@ -795,6 +798,9 @@ def _subscript(self:Analyser, n):
         if key.mask['kind'] == 'date':
             eff = self.date_effect(key.mask)
             if eff and eff[0] == 'bound': out.period = self.period_of(eff[1], eff[2]) or base.period
+            ops = {op for op, d, *_ in key.mask['conds'] if d is None}
+            if len(key.mask['conds']) == 2 and ops in ({'GtE', 'Lt'}, {'Gt', 'Lt'}, {'GtE', 'LtE'}, {'Gt', 'LtE'}) and base.lead is not None:
+                out.tslice = True  # `x[(d >= f0) & (d < t0)]` between two variable dates: a moving window, not the whole sample
         elif base.pnl and self.in_print == 0 and self.depth == 0: pass
         if base.pnl and key.mask['kind'] == 'regime': self.breakdowns.append((loc, key.mask.get('names', frozenset())))
         return out
@@ -1653,7 +1659,9 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
         if (m == 'sort_values' and not self.in_print) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
-            key = self.const_of(recv_node.slice) if isinstance(recv_node, ast.Subscript) else None
+            sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
+            if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
+            key = self.const_of(sl) if sl is not None else None
             if not (m in ('idxmax', 'argmax') and isinstance(key, str) and self._insample_col(key)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
                 self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
