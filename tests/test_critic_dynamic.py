@@ -1,5 +1,5 @@
 """The dynamic Critic checks (nbs/14a_critic_dynamic.ipynb) on two tiny research notebooks written here: one with a
-look-ahead, a feature-name collision, a cost charged on one leg only, a grid-selected parameter and a dropped stretch
+look-ahead (a z-score the positions use), a feature-name collision, a cost charged on one leg only, a grid-selected parameter and a dropped stretch
 of the sample; the other with each of those lines fixed. Every check must fire on its defect and stay quiet on the fix.
 Then the CLI: `quantnotes critic review --dynamic` merges the dynamic findings into the JSON contract, `--no-dynamic`
 does not run them, and a notebook that cannot run is reviewed statically with a note.
@@ -35,7 +35,7 @@ def notebook(path, fixed:bool):
              L['look_ahead'] + '\nz.tail(2)',
              'feats = {}\nfeats["mom"] = ret.rolling(20).mean()\n' + L['feature_name_collision'],
              'ir = lambda s: s.mean() / s.std() * np.sqrt(252)\n'
-             'def weights(L):\n    s = np.sign(px.pct_change(L))\n    return s.sub(s.mean(axis=1), axis=0).div(3).shift(1).fillna(0)\n'
+             'def weights(L):\n    s = np.sign(px.pct_change(L) + 0.01 * z)\n    return s.sub(s.mean(axis=1), axis=0).div(3).shift(1).fillna(0)\n'
              'def oos(L):\n    w = weights(L)\n    n = ((w * ret).sum(axis=1) - w.diff().abs().sum(axis=1) * COST_BP / 1e4).loc["2013-01-02":"2016-12-30"]\n'
              '    return ir(n)\n'
              'irs = {L: oos(L) for L in GRID}\n' + L['unstable_parameter'],

@@ -66,10 +66,12 @@ def _span(x):
     except Exception: return None
 
 def _gaps(x, most:int=300):
-    "Stretches without a row, longer than a weekend: [[last day before, first day after], ...] (at most `most`)."
+    """Stretches without a row, longer than a weekend and than 2.5 of the object's usual steps (a monthly frame's months
+    are no holes): [[last day before, first day after], ...] (at most `most`)."""
     try:
         d = np.asarray(_days(x.index))
-        k = np.flatnonzero(np.diff(d) > 3)[:most]
+        g = np.diff(d)
+        k = np.flatnonzero(g > max(3, 2.5 * np.percentile(g, 25)))[:most]  # the usual step: a low quantile, robust to the holes
         return [[int(d[i]), int(d[i + 1])] for i in k]
     except Exception: return []
 
