@@ -742,14 +742,14 @@ def _root(e) -> str|None:
     return e.id if isinstance(e, ast.Name) else None
 
 # %% ../../nbs/14_critic.ipynb #a8d04548
-_YEARS = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|\.\.)\s*((?:19|20)\d\d)\b')
+_YEARS = re.compile(r'(?<!\d)(?:19|20)\d\d(?!\d)')
 
 @patch
 def years_period(self:Analyser, label:str) -> str|None:
     "'is' or 'oos' for a label naming the years of one part of the sample (`'IR 2001-2012'` with the split on 2013-01-01), else None."
-    m = _YEARS.search(label)
-    if m is None or self.hyp is None: return None
-    a, b, o = date(int(m[1]), 1, 1), date(int(m[2]), 12, 31), self.hdate('oos')
+    ys = [int(y) for y in _YEARS.findall(label)]
+    if len(ys) != 2 or ys[0] > ys[1] or self.hyp is None: return None
+    a, b, o = date(ys[0], 1, 1), date(ys[1], 12, 31), self.hdate('oos')
     if b < o + timedelta(days=7) and b.year < self.hdate('end').year: return 'is'
     if a > o - timedelta(days=7) and a.year > self.hdate('start').year: return 'oos'
     return None
@@ -1647,9 +1647,7 @@ def _insample_col(self:Analyser, key:str) -> bool:
     "Whether a results column is named for the in-sample period: `ir_is`, `IR IS`, `train`, or years ending before the split."
     if _PERIOD_COL.search(key): return False
     if _IS_COL.search(key): return True
-    ys = [int(y) for y in re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', key)]
-    o = self.hdate('oos')
-    return len(ys) == 2 and o is not None and ys[0] <= ys[1] < o.year
+    return self.years_period(key) == 'is'  # years ending before the split
 
 # %% ../../nbs/14_critic.ipynb #2720f17e
 @patch
