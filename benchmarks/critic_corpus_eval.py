@@ -35,11 +35,28 @@ def half_keys(half:str) -> dict:
 
 def _f(f): return dict(defect_class=f.defect_class, severity=f.severity, cell=f.cell, quote=f.quote, message=f.message)
 
+def _cached(cache:Path, name:str):
+    """`critic_dynamic.execute` replaced by one that keeps each notebook's re-executions in `cache` and reuses them: for
+    developing the dynamic *findings* (the rules that read the runs) in seconds. Valid only while the harness that records
+    the runs (`run`, the probes, `plan`) is unchanged; delete the folder when it changes."""
+    import pickle
+    from quantnotes.alpha import critic_dynamic as cd
+    f = cache/(name.replace('/', '__') + '.pkl')
+    def execute(*a, **k):
+        if f.exists(): return pickle.loads(f.read_bytes())
+        out = cd._execute_uncached(*a, **k)
+        if not out[0]['base'].get('error'):
+            tmp = f.with_suffix('.tmp'); tmp.write_bytes(pickle.dumps(out)); tmp.replace(f)
+        return out
+    if not hasattr(cd, '_execute_uncached'): cd._execute_uncached = cd.execute
+    cd.execute = execute
+
 def review_one(args):
     "Static and dynamic findings of one notebook (run in a worker process)."
-    name, dynamic, isolation, timeout = args
+    name, dynamic, isolation, timeout, cache = args
     from quantnotes.alpha.critic import review
     from quantnotes.alpha.critic_dynamic import dynamic_review
+    if cache: _cached(Path(cache), name)
     nb = CORPUS/name; hyp = nb.with_name(nb.stem + '.hypothesis.json')
     out = dict(notebook=name)
     t = time.perf_counter()
@@ -101,6 +118,7 @@ def main(argv=None) -> int:
     p.add_argument('--timeout', type=float, default=600.)
     p.add_argument('--only', nargs='*', help='review only these notebooks (cwN/cwN_NNN.ipynb) of the half')
     p.add_argument('--out', help='write the per-notebook findings and the scores as JSON here')
+    p.add_argument('--cache', help='keep and reuse each notebook\'s re-executions in this folder (development only: stale once the harness changes)')
     a = p.parse_args(argv)
     if a.jobs < 1: print('error: --jobs must be at least 1', file=sys.stderr); return 2
     keys = half_keys(a.half)
@@ -108,7 +126,8 @@ def main(argv=None) -> int:
     if a.only and len(names) != len(a.only): print(f'error: --only names notebooks outside the {a.half} half', file=sys.stderr); return 2
     keys = {n: keys[n] for n in names}
     t0 = time.perf_counter()
-    jobs = [(n, not a.no_dynamic, a.isolation, a.timeout) for n in names]
+    if a.cache: Path(a.cache).mkdir(parents=True, exist_ok=True)
+    jobs = [(n, not a.no_dynamic, a.isolation, a.timeout, a.cache) for n in names]
     with ProcessPoolExecutor(a.jobs) as ex:
         rows = []
         for r in ex.map(review_one, jobs):

@@ -176,11 +176,21 @@ def _keep(d, vals, frame:bool, cell, line):
     "Append a reported series: its dates `d` (rows with a number), and the mean and sd of `vals` (None for a frame)."
     if len(d) < 20: return
     rec = dict(cell=_S.cell, line=line if cell == _S.cell else None, n=int(len(d)), first=str(d[0].date()), last=str(d[-1].date()),
-               days=_days(d) if len(d) < 20000 else None, frame=frame)
+               days=_days(d) if len(d) < 20000 else None, frame=frame, grouped=_in_groupby())
     if vals is not None and len(vals) > 2 and np.std(vals) > 0:
         rec['mean'], rec['sd'] = float(np.mean(vals)), float(np.std(vals, ddof=1))
         rec['vals'] = vals.tolist() if _S.mode.get('keep_values') and len(vals) < 20000 else None
     _S.stds.append(rec)
+
+def _in_groupby() -> bool:
+    "Whether pandas' groupby machinery called the code taking this std (a lambda applied once per bucket)."
+    f = sys._getframe(2)
+    while f is not None:
+        if _GROUPBY in f.f_code.co_filename: return True
+        f = f.f_back
+    return False
+
+_GROUPBY = f'pandas{os.sep}core{os.sep}groupby{os.sep}'
 
 def _in_summary() -> bool:
     "Whether the std being taken is part of `describe()` (a printed summary of anything, not a reported series)."
@@ -659,8 +669,9 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     fe = _fit_one(d, a, {pos: ns[pos]}, weights) if pos is not None and np.abs(d).sum() > 0 else None
     r2e = fe[0] if fe is not None and fe[1] is not None else None  # None: the book could not be fitted at all
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
+    scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
-                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg)
+                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg, scaled=scaled)
 
 def _leg(ns, book, paid):
     """The other leg, when the frame `paid` that the cost follows exactly is one leg of the `book` that earns the returns:
@@ -678,6 +689,25 @@ def _leg(ns, book, paid):
         if y is None or np.abs(np.diff(y, axis=0)).sum() < 0.1 * tb: continue
         if np.allclose(b, x + y, atol=1e-12) or np.allclose(b, x - y, atol=1e-12): return name
     return None
+
+def _scaled(ns, book, paid) -> bool:
+    """Whether the `book` that earns the returns is the frame `paid` that the cost follows exactly, lagged 0 or 1 rows, times a
+    factor per date that moves (a leverage, a volatility target): every row of the book is its row of `paid` times one
+    number, and those numbers spread by a tenth of their mean size or more. The cost then charges the unit weights, while
+    the scaled book trades more (and on days the unit weights do not move at all)."""
+    B, X = ns[book], ns[paid]
+    if not isinstance(B, pd.DataFrame) or not isinstance(X, pd.DataFrame): return False
+    B, X = B.select_dtypes('number'), X.select_dtypes('number')
+    if X.shape != B.shape or not X.index.equals(B.index) or len(B) < 20: return False
+    b = np.nan_to_num(B.to_numpy(dtype=float))
+    for lag in (0, 1):
+        x = np.nan_to_num(X.shift(lag).to_numpy(dtype=float))
+        on = (x != 0).any(axis=1)
+        if on.sum() < 20 or np.abs(b[~on]).sum() > 0: continue  # the book holds something where the unit weights are flat
+        f = (b[on] * x[on]).sum(axis=1) / (x[on] ** 2).sum(axis=1)
+        if not np.allclose(b[on], f[:, None] * x[on], rtol=1e-6, atol=1e-12 * np.abs(b).max()): continue
+        if np.std(f) >= 0.1 * np.mean(np.abs(f)): return True
+    return False
 
 def _credit(d, a, g=None):
     """[negative days, days looked at] when the cost paid `d` is a credit: of the 20 days it is largest (among the days it is
@@ -1173,6 +1203,32 @@ def _ppy(days):
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     return 252 if step <= 4 else 52 if step <= 10 else 12 if step <= 45 else 4
 
+_DATA = re.compile(r'default_rng|RandomState|random\.Random|np\.random\.|\.read_(?:csv|parquet|excel|pickle|feather|hdf|json)\b')
+
+def _data_cell(src:str) -> bool:
+    "A cell that draws or reads the data: the standard deviations it takes describe the data (the sample's dates come later)."
+    return bool(_DATA.search(src or ''))
+
+def _partitions(stds:list, calendars:dict) -> list:
+    """The records with the buckets of one groupby (a lambda pandas called per group, at one line) merged into one record,
+    when each bucket has holes and together they leave none: a table by regime or sign describes the sample in parts,
+    and is judged as the whole it splits. Other records as they are (buckets by period are judged one by one)."""
+    groups = {}
+    for r in stds:
+        if r.get('grouped') and r.get('days'): groups.setdefault((r['cell'], r['line']), []).append(r)
+    out, merged = [], {}
+    for key, rs in groups.items():
+        days = np.unique(np.concatenate([np.asarray(r['days']) for r in rs]))
+        interleaved = all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs)  # buckets by regime, not by period
+        if len(rs) >= 2 and interleaved and _holes(days, calendars)[0] < 3:
+            d = pd.to_datetime(days, unit='D')
+            merged[key] = dict(rs[0], n=len(days), first=str(d[0].date()), last=str(d[-1].date()), days=days.tolist())
+    for r in stds:
+        key = (r.get('cell'), r.get('line'))
+        if not (r.get('grouped') and key in merged): out.append(r)
+        elif merged[key] is not None: out.append(merged[key]); merged[key] = None  # once, where its first bucket was
+    return out
+
 _READ = re.compile(r'\s*\w+\s*=\s*(?:pd|pandas)\.read_\w+\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:#.*)?$')  # a plain read of a data file
 
 def sample_findings(res, cells, sample, warm_days:int=0) -> list:
@@ -1187,8 +1243,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
-    for rec in base.get('stds', []):
-        if not rec.get('days'): continue
+    for rec in _partitions(base.get('stds', []), base.get('calendars', {})):
+        if not rec.get('days') or _data_cell(cells.get(rec['cell'])): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
         tol = max(10, 1.6 * step)
@@ -1318,6 +1374,11 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
                         message=f'the cost paid is negative (a credit) on {n} of the {m} days it is largest: signed trades are netted '
                                 'against each other before the cost is taken, so buys cancel sells')]
     e, r2e = fit.get('earner'), fit.get('r2_earner')
+    if fit.get('scaled') and r2e is not None and r2e < r2_book:
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the returns are earned on the book {e}, which is {fit["frame"]} scaled by a factor that changes '
+                                f'from date to date, but the cost paid follows the trading of {fit["frame"]} alone (R^2 '
+                                f'{fit["r2"]:.3f}; on the trading of {e}, {r2e:.2f}): the scaled trades are not paid for')]
     if e is not None and r2e is not None and r2e < r2_book and fit.get('r2', 0) < 0.9:  # the book is seen, and its trading is not what is paid for
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the trading of the book that earns the returns ({e}): the cost '

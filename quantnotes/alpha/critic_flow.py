@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'stated_warmup', 'stand_in_split', 'whole_sample',
-           'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup', 'stand_in_split',
+           'whole_sample', 'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -119,7 +119,18 @@ def stated_ranges(text:str, # a hypothesis's text (its sample description, claim
                  ) -> list[tuple[date, date]]:
     "The dates and months `text` writes out, as (first, last) day, but those within a week of the sample's own dates."
     week = timedelta(days=7)
-    return [(lo, hi) for lo, hi in written_dates(text) if not any(lo - week <= o <= hi + week for o in own)]
+    return [(lo, hi) for lo, hi in written_dates(text) + after_dates(text) if not any(lo - week <= o <= hi + week for o in own)]
+
+_AFTER = re.compile(r'\b(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month)s?\s+(?:after|following)\b', re.I)
+
+def after_dates(text:str) -> list[tuple[date, date]]:
+    """An exclusion extended in words (`... to 2015-01-15 and the 60 fixings after it`): the day that many units after the
+    last date written before the words, as (day, day)."""
+    out = []
+    for m in _AFTER.finditer(text):
+        prior = [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text[:m.start()])) if d]
+        if prior: d = prior[-1] + timedelta(days=round(int(m[1]) * _UNIT_DAYS[m[2].lower()])); out.append((d, d))
+    return out
 
 _UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
 _WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)

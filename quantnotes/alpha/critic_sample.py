@@ -92,6 +92,8 @@ def applied_filter(self:Analyser, filt, sink=False):
             self.find('regime_cherry_picking', 2, loc, f'a regime filter{lit} that the hypothesis does not specify is applied to the strategy')
 
 # %% ../../nbs/14_critic_sample.ipynb #e42e2e5d
+_EXCLUDED = re.compile(r'\b(?:exclud\w*|dropped|removed|omitted|skipped|not traded)\b', re.I)  # a range printed as left out
+
 def year_columns(a:date, b:date) -> bool:
     "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
     return a.month == b.month == 12 and a.day >= 24 and b.day >= 24 and (b - a).days <= 366
@@ -108,7 +110,7 @@ def output_checks(self:Analyser):
         for line in out.splitlines():
             ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
             ds = [d for d in ds if d]
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds): continue
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line): continue
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
