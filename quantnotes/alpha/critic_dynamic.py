@@ -31,6 +31,15 @@ def _where():
         f = f.f_back
     return None, None
 
+def _site():
+    "(cell, line) of the outermost user-cell frame: the statement of the cell that is running (None if none)."
+    f, out = sys._getframe(1), None
+    while f is not None:
+        fn = f.f_code.co_filename
+        if fn.startswith(_CELLF): out = (int(fn[len(_CELLF):-1]), f.f_lineno)
+        f = f.f_back
+    return out
+
 def _days(idx):
     "Dates as integer days since 1970 (whatever the index's time unit)."
     return np.asarray(idx.values.astype('datetime64[D]').astype(np.int64)).tolist()
@@ -94,7 +103,7 @@ class _State:
     "What one run records: its mode, the reported series (`stds`), the column reads and writes (`events`), the cell running."
     def __init__(self, spec, mode):
         self.spec, self.mode = spec, mode
-        self.stds, self.events, self.seq = [], [], 0
+        self.stds, self.events, self.seq, self.nev = [], [], 0, {}  # nev: events traced per key (see `_EV_CAP`)
         self.cell, self.ns, self.picked, self.dvec = None, {}, {}, {}
         self.returned = {}  # '<Class.method>': the last dated frame a function of the notebook returned
         self.rng = np.random.default_rng(20261130)
@@ -339,17 +348,21 @@ def _rolling_in_time(f, name):
     return g
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #b81f3cb2
-def _read(key):
-    _S.seq += 1; _S.events.append(('r', key, _S.seq))
+_EV_CAP = 2000  # reads and writes traced per key: a field of records in a loop repeats its pattern long before this
 
-def _write(key, existed, cell, line):
-    _S.seq += 1; _S.events.append(('w', key, _S.seq, bool(existed), cell, line))
+def _read(key):
+    if _S.nev.get(key, 0) >= _EV_CAP: return
+    _S.nev[key] = _S.nev.get(key, 0) + 1; _S.seq += 1; _S.events.append(('r', key, _S.seq))
+
+def _write(key, existed, cell, line, site=None):
+    if _S.nev.get(key, 0) >= _EV_CAP: return
+    _S.nev[key] = _S.nev.get(key, 0) + 1; _S.seq += 1; _S.events.append(('w', key, _S.seq, bool(existed), cell, line, site))
 
 def _qn_set(obj, key, value):
     if _S is not None and isinstance(key, str) and isinstance(obj, (dict, pd.DataFrame)):
         cell, line = _where()
         existed = key in (obj.columns if isinstance(obj, pd.DataFrame) else obj)
-        _write(key, existed, cell, line)
+        _write(key, existed, cell, line, _site())
     obj[key] = value
 
 def _qn_get(obj, key):
@@ -1173,7 +1186,10 @@ def _holes(days:np.ndarray, calendars:dict) -> tuple:
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     if step > 5:  # monthly or weekly: holes are gaps much longer than the usual step
         gaps = np.diff(days); big = gaps > 2.5 * step
-        m = int(np.round(gaps[big] / step - 1).sum()); return m, len(days) + m, m, None
+        m = int(np.round(gaps[big] / step - 1).sum())
+        miss = np.concatenate([np.linspace(a, b, int(round((b - a) / step)) + 1)[1:-1].round().astype(int)  # the rows a gap lacks
+                               for a, b in zip(days[:-1][big], days[1:][big])]) if big.any() else np.array([], dtype=int)
+        return m, len(days) + m, m, miss
     best = None
     for cal in calendars.values():
         c = np.asarray(cal); c = c[(c >= lo) & (c <= hi)]
@@ -1338,7 +1354,7 @@ def _knob_ref(n:str) -> str:
         return re.escape(b) + r'\[\s*["\']' + re.escape(ast.literal_eval(key[:-1])) + r'["\']\s*\]'
     return r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n else re.escape(n)
 
-def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
+def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
     the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
     frame's turnover (R^2 < `r2_min`, a note)."""
@@ -1355,9 +1371,10 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
     if not fit.get('moved'):
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'setting the cost inputs ({", ".join(n for _, n, _, _ in knobs["cost"])}) to zero leaves every reported return series unchanged')]
-    if fit.get('ignored'):
+    ignored = [a for a in fit.get('ignored') or [] if not (universe and a in _CCY and a not in universe)]  # not traded at all
+    if ignored:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
-                        message=f'the cost charged ignores the trading in {", ".join(fit["ignored"][:5])}: per asset, the cost paid '
+                        message=f'the cost charged ignores the trading in {", ".join(ignored[:5])}: per asset, the cost paid '
                                 f'follows the turnover of {fit.get("frame")} except there')]
     if fit.get('partial'):
         p = fit['partial']
@@ -1390,6 +1407,11 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8) -> list:
     return []
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #aa2e969b
+def _names(cells:dict, cell:int, line:int, key:str) -> bool:
+    "Whether line `line` of cell `cell` writes `key` out as a string (`@signal('mom')`, `add(df, \"mom\", x)`)."
+    lines = (cells.get(cell) or '').splitlines()
+    return 0 < line <= len(lines) and bool(re.search(rf"""(['"]){re.escape(key)}\1""", lines[line - 1]))
+
 def collision_findings(res, cells) -> list:
     "A column or key written where an earlier, different definition of the same name was never read."
     ev = res['base'].get('events') or []
@@ -1405,7 +1427,8 @@ def collision_findings(res, cells) -> list:
                                    message=f"'{key}' is given twice when this dict is built: the later value silently replaces "
                                            'the earlier one, which is never read'))
             continue
-        _, key, _, existed, cell, line = e
+        _, key, _, existed, cell, line, *site = e
+        if site and site[0] is not None and _names(cells, *site[0], key): cell, line = site[0]  # a helper writing the key its caller names
         prev = last_w.get(key)
         if existed and prev is not None and prev != (cell, line) and not read_since.get(key, False) and (key, cell) not in seen:
             seen.add((key, cell))
@@ -1453,7 +1476,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
     if not res['base'].get('error'):
         if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample)) + same_bar_findings(res, cells)
         if 'sample' in checks: f += sample_findings(res, cells, sample, warm_days=_warmup(cells, sample))
-        if 'costs' in checks and knobs['cost']: f += cost_findings(res, cells, knobs)
+        if 'costs' in checks and knobs['cost']: f += cost_findings(res, cells, knobs, universe=sample.universe)
         if 'parameters' in checks: f += parameter_findings(res, cells, sample, knobs)
         if 'feature_names' in checks: f += collision_findings(res, cells)
     seen, out = set(), []

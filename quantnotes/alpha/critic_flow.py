@@ -1313,7 +1313,10 @@ def call_name(self:Analyser, n, name):
             saved = dict(self.env); self.env[lam.args.args[0].arg] = replace(it, items=None, const=None, pending=None)
             try: vals = self.ev(lam.body)
             finally: self.env = saved
-        self.selection(n, merge(vals, it) if lam is None else vals)
+        kb = lam.body if lam is not None else None
+        key = self.const_of(kb.slice) if isinstance(kb, ast.Subscript) else None
+        if not (isinstance(key, str) and self._insample_col(key)):  # `max(grid, key=lambda g: g["ir_is"])`: chosen in-sample
+            self.selection(n, merge(vals, it) if lam is None else vals)
         return Info(const=None)
     if name in ('int', 'float', 'abs', 'round', 'str', 'bool'):
         xs = [self.ev(a) for a in n.args]
@@ -1651,6 +1654,7 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
 
 # %% ../../nbs/14_critic.ipynb #4eab269a
 _PERIOD_COL = re.compile(r'(?i)(^|[_\W])(oos|out|test|full|all|whole|total)([_\W]|$)')
+_DATE_KEYS = re.compile(r'(?i)date|time|month|period')  # sorting by these keys orders rows in time: no pick
 _IS_COL = re.compile(r'(?i)(^|[_\W])(is|ins|insample|in|train|training|estimation)([_\W]|$)|in[_\- ]?sample')
 
 @patch
@@ -1671,7 +1675,9 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
-            if not (m in ('idxmax', 'argmax') and isinstance(key, str) and self._insample_col(key)): self.selection(n, recv)  # grid["ir_is"]: fine
+            named = key if key is not None else recv_node.id if isinstance(recv_node, ast.Name) else None  # `is_ir.idxmax()`: named for its period
+            if m == 'sort_values' and _DATE_KEYS.search(str(self.const_of(self.kw(n, 'by') or (n.args[0] if n.args else None)))): pass  # rows put in date order
+            elif not (m in ('idxmax', 'argmax') and isinstance(named, str) and self._insample_col(named)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
                 self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
         if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec:
