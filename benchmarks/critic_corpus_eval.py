@@ -53,7 +53,8 @@ def _cached(cache:Path, name:str):
 
 def review_one(args):
     "Static and dynamic findings of one notebook (run in a worker process)."
-    name, dynamic, isolation, timeout, cache = args
+    name, dynamic, isolation, timeout, *rest = args  # (…, cache) from main; callers such as the critic_validation study pass four
+    cache = rest[0] if rest else None
     from quantnotes.alpha.critic import review
     from quantnotes.alpha.critic_dynamic import dynamic_review
     if cache: _cached(Path(cache), name)

@@ -80,3 +80,13 @@ def test_eval_script_reads_only_the_chosen_half_and_scores_honestly():
     test_eq((s['caught'], s['at_cell'], s['defective'], s['false_positives'], s['clean']), (1, 1, 1, 0, 1))  # severity 3 is a note
     rows[0]['s'] = [f('cost_omission', 2)]
     test_eq(ev.score(rows, {n: keys[n] for n in (clean, bad)}, 's')['false_positives'], 1)
+
+def test_review_one_takes_the_study_jobs_and_a_cache(tmp_path):
+    """`review_one` takes the four-field job the `critic_validation` study passes (notebook, dynamic, isolation, timeout),
+    and the benchmark's own five-field job whose last field is a cache folder (unused when the dynamic checks are off)."""
+    ev = _eval_script()
+    name = json.loads((CORPUS/'SPLIT.json').read_text())['dev'][0]
+    four = ev.review_one((name, False, 'none', 60.))
+    five = ev.review_one((name, False, 'none', 60., str(tmp_path)))
+    assert four['notebook'] == five['notebook'] == name and 'static_error' not in four
+    assert four['static'] == five['static'] and 'dynamic' not in four
