@@ -1428,7 +1428,7 @@ def collision_findings(res, cells) -> list:
                                            'the earlier one, which is never read'))
             continue
         _, key, _, existed, cell, line, *site = e
-        if site and site[0] is not None and _names(cells, *site[0], key): cell, line = site[0]  # a helper writing the key its caller names
+        if site and site[0] is not None and site[0][0] in cells and _names(cells, *site[0], key): cell, line = site[0]  # a helper writing the key its caller names
         prev = last_w.get(key)
         if existed and prev is not None and prev != (cell, line) and not read_since.get(key, False) and (key, cell) not in seen:
             seen.add((key, cell))
