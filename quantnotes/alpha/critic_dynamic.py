@@ -359,8 +359,8 @@ def _write(key, existed, cell, line, site=None):
     _S.nev[key] = _S.nev.get(key, 0) + 1; _S.seq += 1; _S.events.append(('w', key, _S.seq, bool(existed), cell, line, site))
 
 def _qn_set(obj, key, value):
-    if _S is not None and isinstance(key, str) and isinstance(obj, (dict, pd.DataFrame)):
-        cell, line = _where()
+    if _S is not None and isinstance(key, str) and isinstance(obj, (dict, pd.DataFrame)) and _S.nev.get(key, 0) < _EV_CAP:
+        cell, line = _where()  # (a key past its cap is not traced: no stack walks for it in a loop over rows)
         existed = key in (obj.columns if isinstance(obj, pd.DataFrame) else obj)
         _write(key, existed, cell, line, _site())
     obj[key] = value
