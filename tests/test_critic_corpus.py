@@ -83,10 +83,15 @@ def test_eval_script_reads_only_the_chosen_half_and_scores_honestly():
 
 def test_review_one_takes_the_study_jobs_and_a_cache(tmp_path):
     """`review_one` takes the four-field job the `critic_validation` study passes (notebook, dynamic, isolation, timeout),
-    and the benchmark's own five-field job whose last field is a cache folder (unused when the dynamic checks are off)."""
+    and the benchmark's own five-field job whose last field is a cache folder (unused when the dynamic checks are off), and leaves `critic_dynamic.execute` as it found it."""
     ev = _eval_script()
     name = json.loads((CORPUS/'SPLIT.json').read_text())['dev'][0]
+    from quantnotes.alpha import critic_dynamic as cd
+    orig = cd.execute
     four = ev.review_one((name, False, 'none', 60.))
     five = ev.review_one((name, False, 'none', 60., str(tmp_path)))
     assert four['notebook'] == five['notebook'] == name and 'static_error' not in four
     assert four['static'] == five['static'] and 'dynamic' not in four
+    # the cache is scoped to the one notebook: left patched, every later `dynamic_review` in this process would be
+    # answered with that notebook's runs (the local and project CI runs of stop 35 failed two dynamic tests on this)
+    assert cd.execute is orig
