@@ -64,7 +64,7 @@ def netted_cost(self:Analyser, node, cost:Info):
 @patch
 def averaged_cost(self:Analyser, node, pnl:Info, cost:Info):
     "A P&L summed across assets minus a cost from turnover averaged across them: the cost is divided by the number of assets."
-    if self.depth == 0 and pnl.pnl and (pnl.xagg or ('',))[0] == 'sum' and (cost.xagg or ('',))[0] == 'mean' and cost.turnover:
+    if pnl.pnl and (pnl.xagg or ('',))[0] == 'sum' and (cost.xagg or ('',))[0] == 'mean' and cost.turnover:
         self.find('cost_omission', 1, cost.xagg[1], 'the P&L is summed across assets but the cost is charged on the traded '
                   'amounts averaged across them here (`mean(axis=1)`): it pays for one N-th of the trading')
 

@@ -198,7 +198,10 @@ def cell_texts(nb) -> list[tuple[str, str]]:
 
 # %% ../../nbs/14_critic.ipynb #ca96d510
 def _code(src:str) -> str:
-    "Cell source with IPython magics and shell escapes blanked (line numbers kept)."
+    """Cell source with IPython magics and shell escapes blanked (line numbers kept). A cell that is already Python is
+    left alone: a line that starts with `%` inside an open bracket is the modulo operator (`print("IR %.2f"\n % ir)`)."""
+    try: ast.parse(src); return src
+    except (SyntaxError, ValueError): pass
     return '\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in src.splitlines())
 
 # %% ../../nbs/14_critic.ipynb #acf1662e
@@ -650,6 +653,12 @@ def ev_BinOp(self:Analyser, n):
     return out
 
 # %% ../../nbs/14_critic.ipynb #d817cf89
+def _is_abs(n) -> bool:
+    "`abs(x)`, `np.abs(x)`, `np.absolute(x)` or `x.abs()`."
+    if not isinstance(n, ast.Call): return False
+    f = n.func
+    return (isinstance(f, ast.Name) and f.id == 'abs') or (isinstance(f, ast.Attribute) and f.attr in ('abs', 'absolute'))
+
 def _steps_apart(a, b) -> bool:
     "`x[t + i] - x[t + j]`: two rows of one array whose indices are one time variable plus different constants."
     def split(n):
@@ -694,6 +703,9 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
             and ast.dump(nb.func.value) == ast.dump(na) and not a.ret and not self._is_price(a): i.turnover = i.signed = True
     if op == 'Sub' and _steps_apart(na, nb) and not a.ret and not a.pnl: i.turnover = i.signed = True  # `w[t] - w[t - 1]` in a loop
     if op in ('Mult', 'Div', 'MatMult') and (a.turnover or b.turnover) and (a.cost or b.cost): i.cost = True
+    if op == 'Mult':  # a cost rate times the size of a net sum taken in this very expression: `TC * np.abs(np.sum(w[t] - w[t - 1]))`
+        for x, nx in ((a, na), (b, nb)):
+            if i.cost and x.netted and _is_abs(nx) and x.netted == loc: self.netted_cost(node, x)
     if op == 'MatMult' and (a.turnover and a.signed or b.turnover and b.signed): i.netsum = loc  # a dot product sums signed trades
     if op in ('Mult',) and (a.mask or b.mask) and (a.lead is not None and b.lead is not None):
         mk = a.mask or b.mask
@@ -1186,7 +1198,8 @@ def assign(self:Analyser, t, v:Info, s):
         if not isinstance(base_node, ast.Name): return
         name = base_node.id
         base = self.env.get(name, Info())
-        if key.mask is not None and base.lead is not None and (v.const in (0, 0.0) or (isinstance(v.const, float) and math.isnan(v.const))):
+        if key.mask is not None and base.lead is not None and (v.const in (0, 0.0) or (isinstance(v.const, float) and math.isnan(v.const))) \
+                and not (self.in_loop and key.mask['kind'] == 'regime' and not base.pnl):  # in a day loop, `run_pnl[new != side] = 0` resets one step's state
             self.env[name] = replace(base, filt=(loc, key.mask['kind'], key.mask))
             self.applied_filter((loc, key.mask['kind'], key.mask)); return
         col = key.const
@@ -1756,9 +1769,11 @@ def call_np(self:Analyser, n, f):
     kws = {k.arg: self.ev(k.value) for k in n.keywords if k.arg}
     x = xs[0] if xs else Info()
     if f == 'datetime64': return Info(const=as_date(x.const))  # `np.datetime64('2011-09-06')`: a date, like `pd.Timestamp`
+    if f == 'outer' and len(n.args) == 2 and ast.dump(n.args[0]) == ast.dump(n.args[1]):  # `np.outer(r, r)`: a second moment, like `r ** 2`
+        return replace(x, ret=False, pnl=False, pending=None, const=None)
     if f in ('clip', 'minimum', 'maximum') and x.evwin: return Info(evwin=True)  # event windows kept inside the data
     if f in ('sqrt', 'log', 'exp', 'log1p', 'abs', 'sign', 'tanh', 'clip', 'nan_to_num', 'maximum', 'minimum', 'floor', 'ceil', 'round', 'square'):
-        if all(i.lead is None for i in xs):
+        if all(i.lead is None for i in xs) and not (f in ('abs', 'square') and (x.turnover or x.netsum)):  # one row's trades keep their size
             try: return Info(const=getattr(math, {'abs': 'fabs'}.get(f, f))(x.const)) if isinstance(x.const, (int, float)) else Info()
             except Exception: return Info()
         out = merge(*[i for i in xs if i.lead is not None]) if f in ('maximum', 'minimum') else replace(x, pending=None, const=None)
@@ -1800,6 +1815,8 @@ def call_np(self:Analyser, n, f):
     if f in _NP_REDUCE or f in ('argmax', 'argmin', 'argsort', 'sort'):
         ax = kws.get('axis').const if 'axis' in kws else (xs[1].const if len(xs) > 1 else None)
         if f in ('argmax', 'argmin') and x.stat: self.selection(n, x)
+        if ax is None and x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean'):  # `np.sum(w[t] - w[t - 1])`: one date's trades, netted
+            return replace(x, ret=False, pending=None, const=None, tslice=False, netsum=loc)
         if ax in (1, -1, 2) or (x.xsec and not (x.pnl or x.stat)):
             return replace(x, ret=False, pending=None, const=None, tslice=False, netsum=loc if x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean') else x.netsum)
         if x.lead is None: return Info(const=None)
