@@ -1225,10 +1225,16 @@ def _data_cell(src:str) -> bool:
     "A cell that draws or reads the data: the standard deviations it takes describe the data (the sample's dates come later)."
     return bool(_DATA.search(src or ''))
 
+def _tiled(rs:list) -> bool:
+    "Three or more buckets that follow one another in time without overlapping: a table by decade or by year, not a split."
+    spans = sorted((min(r['days']), max(r['days'])) for r in rs)
+    return len(spans) >= 3 and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
+
 def _partitions(stds:list, calendars:dict) -> list:
     """The records with the buckets of one groupby (a lambda pandas called per group, at one line) merged into one record,
     when each bucket has holes and together they leave none: a table by regime or sign describes the sample in parts,
-    and is judged as the whole it splits. Other records as they are (buckets by period are judged one by one)."""
+    and is judged as the whole it splits. Buckets by period are merged when three or more tile the series (a table by
+    year or decade); two (a split) and other records are judged as they are."""
     groups = {}
     for r in stds:
         if r.get('grouped') and r.get('days'): groups.setdefault((r['cell'], r['line']), []).append(r)
@@ -1236,7 +1242,7 @@ def _partitions(stds:list, calendars:dict) -> list:
     for key, rs in groups.items():
         days = np.unique(np.concatenate([np.asarray(r['days']) for r in rs]))
         interleaved = all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs)  # buckets by regime, not by period
-        if len(rs) >= 2 and interleaved and _holes(days, calendars)[0] < 3:
+        if len(rs) >= 2 and (interleaved or _tiled(rs)) and _holes(days, calendars)[0] < 3:
             d = pd.to_datetime(days, unit='D')
             merged[key] = dict(rs[0], n=len(days), first=str(d[0].date()), last=str(d[-1].date()), days=days.tolist())
     for r in stds:
