@@ -55,10 +55,13 @@ def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
 
 # %% ../../nbs/14_critic_costs.ipynb #34d6b9cd
 @patch
-def netted_cost(self:Analyser, node, cost:Info):
-    "A cost computed from position changes summed across assets before their absolute value: buys and sells cancel."
+def netted_cost(self:Analyser, node, cost:Info, sized:bool=True):
+    "A cost computed from position changes summed across assets before their absolute value (or without one): buys and sells cancel."
+    at = f'the cost charged at line "{self.line(self.loc(node))}"'
     self.find('cost_omission', 2, cost.netted, f'signed position changes are summed across assets before their size is taken, '
-              f'so buys cancel sells and the cost charged at line "{self.line(self.loc(node))}" misses most of the trading')
+              f'so buys cancel sells and {at} misses most of the trading' if sized else
+              f'signed position changes are summed across assets and charged without ever taking their size (`abs`): buys '
+              f'cancel sells, or one side is never charged, and {at} misses trading')
 
 # %% ../../nbs/14_critic_costs.ipynb #7e3db2a1
 @patch

@@ -267,7 +267,7 @@ class Analyser:
     def output_checks(self): "Sample dates printed in the outputs (sample rule)."
     def selection(self, n, vals): "The best of several values is picked (parameter rule)."
     def repeated_names(self, locs, name, what): "A literal names `name` twice (at `locs`): a dict keeps the last (feature-name rule)."
-    def netted_cost(self, node, cost): "A cost from position changes netted across assets is charged (cost rule)."
+    def netted_cost(self, node, cost, sized=True): "A cost from position changes netted across assets (or never sized) is charged (cost rule)."
     def leg_costs(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: does it charge every leg?)."
     def averaged_cost(self, node, pnl, cost): "A cost is subtracted from a P&L (cost rule: is it aggregated across assets as the P&L is?)."
     def collision(self, n, a, b, on, how): "Two frames are joined or merged (feature-name rule)."
@@ -697,6 +697,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         self.leg_costs(node, a, b)
         self.averaged_cost(node, a, b)
         if b.netted and (b.cost or a.pnl): self.netted_cost(node, b)
+        elif b.netsum and b.signed and b.turnover and b.cost: self.netted_cost(node, replace(b, netted=b.netsum), sized=False)  # never sized at all
     if op in ('Sub', 'Div') and not (a.netsum or a.netted) and (b.netsum or b.netted):  # demeaned or scaled by a per-date total
         i.netsum = i.netted = None
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \

@@ -14,7 +14,7 @@ __all__ = []
 @patch
 def selection(self:Analyser, n, vals:Info):
     "Picking the best of several values: fine on the in-sample period, not on the full or test sample."
-    if not vals.stat or self.depth > 0: return
+    if not vals.stat or self.depth > 0 or self.in_print: return  # a best shown in a printout picks nothing
     where = {'oos': 'out-of-sample', None: 'full-sample'}.get(vals.period)
     if where is None: return
     self.find('unstable_parameter', 1, self.loc(n), f'a parameter is chosen as the best of a grid by a {where} statistic: '
