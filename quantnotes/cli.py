@@ -133,6 +133,11 @@ def _docs(args) -> int:
         return 0
     return run()
 
+# %% ../nbs/90_cli.ipynb #8cbf3f74
+def _skip_iri_grammar():
+    "Mark `rfc3987_syntax` as absent (unless already imported), so `import nbformat` skips compiling its IRI grammar."
+    sys.modules.setdefault('rfc3987_syntax', None)
+
 # %% ../nbs/90_cli.ipynb #a5fe6dec
 def parser() -> argparse.ArgumentParser:
     "The `quantnotes` argument parser with every subcommand."
@@ -153,6 +158,7 @@ def _broken_tool(sub, name, mod, err):
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `quantnotes` command; returns the exit code."
+    _skip_iri_grammar()
     p = parser()
     args, extra = p.parse_known_args(argv)
     if extra and not getattr(args, '_broken', False): p.error(f"unrecognized arguments: {' '.join(extra)}")

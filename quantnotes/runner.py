@@ -174,7 +174,8 @@ def execute_study(nb:bytes, # the study notebook's file contents
             pm.execute_notebook(str(src), str(executed), parameters={**params, 'out_dir': str(out)}, cwd=wd,
                                 kernel_name='python3', progress_bar=progress, request_save_on_cell_execute=False,
                                 execution_timeout=timeout, start_timeout=300,  # a kernel slow to start on a loaded machine is not a failed study
-                                iopub_timeout=IOPUB_WAIT_S)  # nor one slow to say it is idle after a cell's reply
+                                iopub_timeout=IOPUB_WAIT_S,  # nor one slow to say it is idle after a cell's reply
+                                shutdown_kernel='immediate')  # finished: no slow graceful exit (see above)
             err = None
         except Exception as e: err = _describe_error(e, executed)
         files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob('*')) if p.is_file()}

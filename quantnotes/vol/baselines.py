@@ -73,10 +73,13 @@ def svi_repair(obs_w, # observed total variance `(n, nT, nK)` (or one surface)
                mask, # observation mask, same shape
                grid:Grid|None=None, # grid (default: `Grid.default()`)
                project:bool=True, # calendar-project the fitted surface
+               block:int=512, # slices fitted at once: bounds the temporaries (about 0.03 MB per slice)
               ) -> np.ndarray:
     "Per-slice raw-SVI repair of every slice of every surface at once, float32."
     g = grid or Grid.default()
     obs_w = np.asarray(obs_w, np.float64)
     M = (np.asarray(mask) > 0.5) & np.isfinite(obs_w) & (obs_w > 0)
-    out = _svi_fit_slices(obs_w.reshape(-1, g.nK), M.reshape(-1, g.nK), svi_shape_library(g)).reshape(obs_w.shape)
+    y, M, F = obs_w.reshape(-1, g.nK), M.reshape(-1, g.nK), svi_shape_library(g)
+    out = np.concatenate([_svi_fit_slices(y[i:i + block], M[i:i + block], F) for i in range(0, len(y), block)]
+                         or [np.empty((0, g.nK))]).reshape(obs_w.shape)
     return (calendar_project(out) if project else out).astype(np.float32)

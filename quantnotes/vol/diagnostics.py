@@ -6,7 +6,6 @@
 from __future__ import annotations
 from typing import Callable
 import numpy as np
-from sklearn.metrics import roc_auc_score
 from .grid import Grid, w_to_vol, calendar_project, gatheral_g
 from .quotes import quote_noise
 from .baselines import interp_repair, svi_repair
@@ -92,8 +91,12 @@ def labelled_auc(labels, # 0/1 labels, e.g. from `inject_stale`
                  where, # boolean selection of the cells to score (the observed quotes)
                 ) -> float:
     "ROC AUC of `score` against `labels` on the selected cells; NaN when they hold only one class."
-    y = np.asarray(labels)[where]
-    return float(roc_auc_score(y, np.asarray(score)[where])) if len(np.unique(y)) == 2 else float('nan')
+    y, s = np.asarray(labels)[where] > 0.5, np.asarray(score, np.float64)[where]
+    n1 = int(y.sum()); n0 = len(y) - n1
+    if not n1 or not n0: return float('nan')
+    _, inv, counts = np.unique(s, return_inverse=True, return_counts=True)
+    rank = (np.cumsum(counts) - (counts - 1) / 2)[inv]  # 1-based ranks, ties sharing their average
+    return float((rank[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))  # Mann-Whitney U / (n1 n0)
 
 def stale_quote_auc(predict_fn:Callable, # (obs_w, mask) -> repaired total variance
                     true_w, # clean total variance `(n, nT, nK)`
