@@ -97,13 +97,16 @@ class PITStore:
     @classmethod
     def _from_rows(cls, series:np.ndarray, # series names (str)
                    date:np.ndarray, available:np.ndarray, # datetime64[ns], naive (available in UTC)
-                   value:np.ndarray, freq:dict, notes:dict|None=None) -> PITStore:
+                   value:np.ndarray, freq:dict, notes:dict|None=None,
+                   names:np.ndarray|None=None, # sorted series names, when `series` holds integer codes into them
+                  ) -> PITStore:
         "A store from rows taken from a valid store (the sandbox's served rows): no re-validation, a numpy sort."
-        names, code = np.unique(np.asarray(series, dtype=str), return_inverse=True)
+        if names is None: names, code = np.unique(np.asarray(series, dtype=str), return_inverse=True)
+        else: names, code = np.asarray(names, dtype=str), np.asarray(series)
         o = np.lexsort((available, date, code))  # the order __init__ sorts into: series, date, available
         c, dt, av = code[o], np.asarray(date, 'datetime64[ns]')[o], np.asarray(available, 'datetime64[ns]')[o]
         self = cls.__new__(cls)
-        self.obs = pd.DataFrame({'series': names[c], 'date': pd.DatetimeIndex(dt), 'available': pd.DatetimeIndex(av).tz_localize('UTC'),
+        self.obs = pd.DataFrame({'series': names.astype(object)[c], 'date': pd.DatetimeIndex(dt), 'available': pd.DatetimeIndex(av).tz_localize('UTC'),
                                  'value': np.asarray(value, np.float64)[o]})
         self.freq, self.notes = dict(freq), dict(notes or {})
         self._same_next = np.r_[(c[1:] == c[:-1]) & (dt[1:] == dt[:-1]), False]
@@ -162,6 +165,11 @@ def from_wide(wide:pd.DataFrame, # values, indexed by observation date, one colu
 # %% ../../nbs/10_pit_data.ipynb #4b39bfd7
 def _label(x) -> pd.Timestamp: return pd.Timestamp(x).tz_localize(None) if pd.Timestamp(x).tzinfo else pd.Timestamp(x)
 
+def _columns(store:PITStore) -> tuple[np.ndarray, np.ndarray]:
+    "The store's dates and values as numpy arrays, made once per store."
+    if '_np' not in store.__dict__: store._np = (store.obs['date'].to_numpy('datetime64[ns]'), store.obs['value'].to_numpy(np.float64))
+    return store._np
+
 class PITView:
     "What was known at `as_of`; every accessor raises `LookAheadError` for a request past `today`."
     def __init__(self, store:PITStore, as_of:pd.Timestamp):
@@ -171,9 +179,18 @@ class PITView:
         known = store._avail <= as_of.tz_convert('UTC').tz_localize(None).to_datetime64()
         # latest vintage per (series, date) known at as_of; rows are sorted by available within (series, date)
         keep = known & ~(store._same_next & np.r_[known[1:], False])
-        self._obs = store.obs[keep].reset_index(drop=True).copy()  # a filtered copy: future rows never enter the view
+        date, value = _columns(store)
+        self._date, self._value, self._avail = date[keep], value[keep], store._avail[keep]  # filtered copies: future rows never enter the view
         cum = np.r_[0, np.cumsum(keep)]
         self._ranges = {n: (int(cum[a]), int(cum[b])) for n, (a, b) in store._ranges.items()}
+
+    @property
+    def _obs(self) -> pd.DataFrame:
+        "The known rows as a long frame (series, date, available, value), as the store holds them."
+        s = np.empty(len(self._value), object)
+        for n, (a, b) in self._ranges.items(): s[a:b] = n
+        return pd.DataFrame({'series': s, 'date': pd.DatetimeIndex(self._date),
+                             'available': pd.DatetimeIndex(self._avail).tz_localize('UTC'), 'value': self._value})
 
     @property
     def names(self) -> list[str]: return sorted(self.freq)
@@ -187,7 +204,7 @@ class PITView:
         if name not in self.freq: raise KeyError(f'no series {name!r}; known: {", ".join(self.names)}')
         return name
 
-    def __repr__(self): return f'PITView(as_of={self.as_of.isoformat()}, {len(self._obs)} observations)'
+    def __repr__(self): return f'PITView(as_of={self.as_of.isoformat()}, {len(self._value)} observations)'
 
 # %% ../../nbs/10_pit_data.ipynb #776ac675
 @patch
@@ -197,8 +214,8 @@ def series(self:PITView, name:str, # series name
           ) -> pd.Series:
     "The known observations of one series between `start` and `end`."
     self._check(end, f'series({name!r}) end'); self._name(name)
-    o = self._obs.iloc[slice(*self._ranges.get(name, (0, 0)))]
-    s = pd.Series(o['value'].to_numpy(), index=pd.DatetimeIndex(o['date'], name='date'), name=name)
+    a, b = self._ranges.get(name, (0, 0))
+    s = pd.Series(self._value[a:b], index=pd.DatetimeIndex(self._date[a:b], name='date'), name=name)
     return s.loc[slice(start, end)].copy()
 
 # %% ../../nbs/10_pit_data.ipynb #8b90a9d8
@@ -219,7 +236,10 @@ def panel(self:PITView, names:list[str]|None=None, # series (default: every seri
     fs = {self.freq[n] for n in names}
     if len(fs) > 1: raise ValueError(f'panel mixes frequencies {sorted(fs)}; use align() to put them on one index')
     f = freq or (fs.pop() if fs else 'B')
-    o = self._obs.iloc[np.concatenate([np.arange(*self._ranges.get(n, (0, 0))) for n in names] or [[]]).astype(int)]
+    rng = [self._ranges.get(n, (0, 0)) for n in names]
+    idx = np.concatenate([np.arange(a, b) for a, b in rng] or [[]]).astype(int)
+    o = pd.DataFrame({'series': np.repeat(np.asarray(names, object), [b - a for a, b in rng]),
+                      'date': pd.DatetimeIndex(self._date[idx]), 'value': self._value[idx]})
     if start is None: start = o['date'].min() if len(o) else self.today
     end = self.today if end is None else _label(end)
     o = o[(o['date'] >= _label(start)) & (o['date'] <= end)]
@@ -315,6 +335,24 @@ def ffill(frame:pd.DataFrame|pd.Series, # a panel from a view
 def ffill(self:PITView, frame:pd.DataFrame|pd.Series, limit:int):
     "`ffill` as a method of the view, for code that only holds a view."
     return ffill(frame, limit)
+
+# %% ../../nbs/10_pit_data.ipynb #84027e1c
+@patch
+def known_at(self:PITStore, name:str, # series name
+             times, # as-of times (naive times are UTC), in any order
+            ) -> np.ndarray:
+    "The last value of `name` known at each of `times` (NaN where nothing was): `asof(t).series(name).iloc[-1]`, in one pass."
+    if name not in self.freq: raise KeyError(f'no series {name!r}; known: {", ".join(self.names)}')
+    t = pd.DatetimeIndex(times)
+    t = (t.tz_localize('UTC') if t.tz is None else t.tz_convert('UTC')).tz_convert(None).to_numpy('datetime64[ns]')
+    a, b = self._ranges.get(name, (0, 0))
+    av = self._avail[a:b]
+    order = np.argsort(av, kind='stable')  # rows in the order they became available
+    top = np.maximum.accumulate(order) if len(order) else order  # latest date, then latest vintage, known so far
+    j = np.searchsorted(av[order], t, side='right')
+    out = np.full(len(t), np.nan)
+    out[j > 0] = self.obs['value'].to_numpy()[a:b][top[j[j > 0] - 1]]
+    return out
 
 # %% ../../nbs/10_pit_data.ipynb #1ac077ec
 G10 = ['USD', 'EUR', 'JPY', 'GBP', 'CHF', 'AUD', 'NZD', 'CAD', 'SEK', 'NOK']  # USD is the numeraire

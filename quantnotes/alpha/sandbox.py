@@ -355,11 +355,13 @@ class RemoteStore:
 
 @patch
 def _receive(self:RemoteStore, rows:dict, as_of):
-    "Add the rows that became available up to `as_of`."
+    "Add the rows that became available up to `as_of` (series names coded once per batch, against the sorted names)."
     from quantnotes.alpha.pit import PITStore
-    self._parts.append(rows)
+    names = np.array(sorted(self.freq))
+    self._parts.append({**rows, 'series': np.searchsorted(names, np.asarray(rows['series'], dtype=str))})
     cols = {k: np.concatenate([p[k] for p in self._parts]) for k in rows}
-    self._local = PITStore._from_rows(cols['series'], cols['date'], cols['available'], cols['value'], self.freq, self.notes)
+    self._local = PITStore._from_rows(cols['series'], cols['date'], cols['available'], cols['value'], self.freq, self.notes,
+                                      names=names)
     self._clock = as_of
     self._local._commit = self._commit  # the contract's commit (the rows so far are a prefix of it)
 
