@@ -195,13 +195,18 @@ def sanity_ladder(config=None, # `PPOConfig` used for every agent (default: the 
                   n_eval:int=1000, seed:int=0, tol:float=0.15, min_recovered:float=0.75, min_gain:float=0.05,
                   env_kwargs:dict|None=None, progress:bool=False,
                   return_models:bool=False,
+                  stop_on_fail:bool=False, # stop at the first failing check (one failure fails the ladder)
                  ):
-    "Run both rungs (recover AC at lam=0 and lam_risk; exploit a leak at lam=0); one row per check."
-    r0, m0 = ladder_recover(0.0, config, n_eval, seed, tol, min_recovered, env_kwargs, progress=progress)
-    r1, m1 = ladder_recover(lam_risk, config, n_eval, seed, tol, min_recovered, env_kwargs, progress=progress)
-    r2, m2 = ladder_leak(0.0, config, n_eval, seed, min_gain, m0, env_kwargs, progress)
-    out = pd.DataFrame([r0, r1, r2]).set_index('check')
-    return (out, {'recover_neutral': m0, 'recover_risk': m1, 'leak': m2}) if return_models else out
+    "Run both rungs (recover AC at lam=0 and lam_risk; exploit a leak at lam=0); one row per check run."
+    checks = [('recover_neutral', lambda m: ladder_recover(0.0, config, n_eval, seed, tol, min_recovered, env_kwargs, progress=progress)),
+              ('recover_risk', lambda m: ladder_recover(lam_risk, config, n_eval, seed, tol, min_recovered, env_kwargs, progress=progress)),
+              ('leak', lambda m: ladder_leak(0.0, config, n_eval, seed, min_gain, m['recover_neutral'], env_kwargs, progress))]
+    rows, models = [], {}
+    for name, run in checks:
+        row, models[name] = run(models); rows.append(row)
+        if stop_on_fail and not row['passed']: break
+    out = pd.DataFrame(rows).set_index('check')
+    return (out, models) if return_models else out
 
 # %% ../../nbs/26_execution_eval.ipynb #99bb2b3f
 def paired_tests(df:pd.DataFrame, # output of `evaluate_paired` (one row per episode and policy)
