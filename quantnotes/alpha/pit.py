@@ -106,7 +106,8 @@ class PITStore:
         o = np.lexsort((available, date, code))  # the order __init__ sorts into: series, date, available
         c, dt, av = code[o], np.asarray(date, 'datetime64[ns]')[o], np.asarray(available, 'datetime64[ns]')[o]
         self = cls.__new__(cls)
-        self.obs = pd.DataFrame({'series': names.astype(object)[c], 'date': pd.DatetimeIndex(dt), 'available': pd.DatetimeIndex(av).tz_localize('UTC'),
+        self.obs = pd.DataFrame({'series': pd.Series(names.astype(object)[c], dtype=object, copy=False),  # no dtype inference over the rows
+                                 'date': pd.DatetimeIndex(dt), 'available': pd.DatetimeIndex(av).tz_localize('UTC'),
                                  'value': np.asarray(value, np.float64)[o]})
         self.freq, self.notes = dict(freq), dict(notes or {})
         self._same_next = np.r_[(c[1:] == c[:-1]) & (dt[1:] == dt[:-1]), False]
