@@ -352,7 +352,7 @@ def known_at(self:PITStore, name:str, # series name
     top = np.maximum.accumulate(order) if len(order) else order  # latest date, then latest vintage, known so far
     j = np.searchsorted(av[order], t, side='right')
     out = np.full(len(t), np.nan)
-    out[j > 0] = self.obs['value'].to_numpy()[a:b][top[j[j > 0] - 1]]
+    out[j > 0] = _columns(self)[1][a:b][top[j[j > 0] - 1]]
     return out
 
 # %% ../../nbs/10_pit_data.ipynb #1ac077ec
