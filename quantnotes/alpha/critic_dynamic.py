@@ -40,9 +40,14 @@ def _site():
         f = f.f_back
     return out
 
+def _wall(idx):
+    """A date index without its time zone, at the wall-clock times it shows: a fixing stamped in Frankfurt time compared with
+    the sample's plain dates would raise, and its `.values` are in UTC, the day before for a stamp near midnight."""
+    return idx.tz_localize(None) if getattr(idx, 'tz', None) is not None else idx
+
 def _days(idx):
-    "Dates as integer days since 1970 (whatever the index's time unit)."
-    return np.asarray(idx.values.astype('datetime64[D]').astype(np.int64)).tolist()
+    "Dates as integer days since 1970 (whatever the index's time unit and zone)."
+    return np.asarray(_wall(idx).values.astype('datetime64[D]').astype(np.int64)).tolist()
 
 def _dated(x):
     return isinstance(x, (pd.Series, pd.DataFrame)) and isinstance(x.index, pd.DatetimeIndex) and len(x) > 0
@@ -51,6 +56,7 @@ def _dated(x):
 def _period_months(idx) -> int:
     "Months per row of a date index labelled at period starts (1 monthly, 3 quarterly, 12 yearly), else 0."
     if not isinstance(idx, pd.DatetimeIndex) or len(idx) < 3: return 0
+    idx = _wall(idx)
     try:
         d = np.diff(idx.values.astype('datetime64[D]').astype(np.int64))
         if not (d > 0).all(): return 0
@@ -61,7 +67,7 @@ def _period_months(idx) -> int:
 
 def _known(idx):
     "When each row of a date index is known: its date, or the end of its period when it is labelled at period starts."
-    k = _period_months(idx)
+    k, idx = _period_months(idx), _wall(idx)
     return idx + pd.DateOffset(months=k) if k else idx
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #93826837
@@ -147,7 +153,7 @@ def _perturb_read(r):
     if isinstance(r.index, pd.DatetimeIndex): return _perturb_frame(r)
     for c in r.columns:  # dates in a column: perturb by that column
         if pd.api.types.is_datetime64_any_dtype(r[c].dtype):
-            dc = pd.DatetimeIndex(r[c]); k = _period_months(dc.unique().sort_values())
+            dc = _wall(pd.DatetimeIndex(r[c])); k = _period_months(dc.unique().sort_values())
             m = np.asarray((dc + pd.DateOffset(months=k) if k else dc) >= pd.Timestamp(_S.mode['perturb_after']))
             r2 = r.copy()
             for cc in r.columns:
@@ -162,7 +168,7 @@ def _perturb_array(data, index):
     if _S is None or not _S.mode.get('perturb_after') or not isinstance(index, pd.DatetimeIndex): return data
     if isinstance(data, dict): return {k: _perturb_array(v, index) for k, v in data.items()}  # columns given one by one
     if not isinstance(data, np.ndarray) or data.dtype.kind != 'f' or data.ndim not in (1, 2) or len(index) != data.shape[0]: return data
-    m = np.asarray(index >= pd.Timestamp(_S.mode['perturb_after']))
+    m = np.asarray(_wall(index) >= pd.Timestamp(_S.mode['perturb_after']))
     if not m.any(): return data
     data = data.copy()
     data[m] = _noisy(data[m])
@@ -551,11 +557,11 @@ def _as_dated(names:dict) -> dict:
 def _calendar(v):
     "The dates of a dated object, a date index, a datetime64 array, or the date column of a long frame (else None)."
     try:
-        if _dated(v): return v.index
+        if _dated(v): return _wall(v.index)
         if isinstance(v, pd.DataFrame) and len(v):  # one row per date and asset: its dates, once each
             col = next((c for c in v.columns if v[c].dtype.kind == 'M'), None)
-            if col is not None: return pd.DatetimeIndex(v[col].dropna().unique()).sort_values()
-        if isinstance(v, pd.DatetimeIndex) and len(v): return v.dropna()
+            if col is not None: return _wall(pd.DatetimeIndex(v[col].dropna().unique())).sort_values()
+        if isinstance(v, pd.DatetimeIndex) and len(v): return _wall(v.dropna())
         if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M' and len(v): return pd.DatetimeIndex(v).dropna()
     except Exception: pass
     return None
@@ -879,6 +885,15 @@ def _with_returns(fr:dict) -> dict:
         if a.size and np.isfinite(a).any() and (a[np.isfinite(a)] > 0).all() and _persistence(x) > 0.98: out[f'returns of {k}'] = x.pct_change()
     return out
 
+def _held_before(fr:dict, R:str, skip:tuple, r0:float, fit) -> bool:
+    """Whether a frame of `fr` other than those in `skip`, held from the row before, earns the returns `fr[R]` as well as the
+    same-day fit `r0` (`fit(positions, returns, index)` is an R^2): weights drifted with the day's return (`w.shift(1) * (1 + r)`,
+    renormalised) fit the P&L on the same day because they are the lagged book moved by that day, not a look-ahead."""
+    for q in fr:
+        Q = _on(fr[q], fr[R]) if q not in skip and len(fr[q]) <= len(fr[R]) else None
+        if Q is not None and fit(Q.shift(1).to_numpy(dtype=float), fr[R].to_numpy(dtype=float), fr[R].index) >= r0 - 0.002: return True
+    return False
+
 def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     """{position, returns, r2, r2_lagged} when positions earn the return of the day they are formed on, else None: two dated
     frames of `ns_b` whose unlagged product fits the gross returns `g` (R^2 above 0.99, and better than with the positions
@@ -902,6 +917,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
             if r1 < r0 - 0.005: best = (P, R, r0, r1)  # books that rarely trade fit both ways: no telling
     if best is None: return None
     P, R, r0, r1 = best
+    if _held_before(fr, R, (P, R), r0, fit): return None  # `P` is made from another book and the day's returns (weights drifted)
     look = lambda n: ns_l[n.removeprefix('returns of ')].select_dtypes('number').pct_change() if n.startswith('returns of ') and \
         isinstance(ns_l.get(n.removeprefix('returns of ')), pd.DataFrame) else ns_l.get(n)  # the same returns, of the perturbed prices
     Pl, Rl = look(P), look(R)
@@ -975,6 +991,14 @@ def _numeric(v) -> bool:
     if isinstance(v, ast.Call) and len(v.args) == 1: return _numeric(v.args[0])
     return False
 
+def _range(v) -> list|None:
+    "The values of `range(a, b[, s])` written with whole numbers, when there are 2 to 8 of them (`K_GRID = range(1, 7)`), else None."
+    if not (isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == 'range' and 1 <= len(v.args) <= 3): return None
+    a = [_num(e) for e in v.args]
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in a) or (len(a) == 3 and a[2] == 0): return None
+    xs = list(range(*a))
+    return xs if 2 <= len(xs) <= 8 else None
+
 def find_knobs(cells:list) -> dict:
     "Top-level constants: cost inputs (by name; also `Class.field` for a settings class), numeric knobs and numeric grids, each as (cell, name, value, line)."
     cost, scalar, grid = [], [], []
@@ -1008,8 +1032,8 @@ def find_knobs(cells:list) -> dict:
                 if x is not None:
                     if x in _SKIP_VALUES or (isinstance(x, int) and 1900 <= x <= 2100): continue
                     scalar.append((i, name, x, line))
-                elif isinstance(v, (ast.List, ast.Tuple)) and 2 <= len(v.elts) <= 8:
-                    xs = [_num(e) for e in v.elts]
+                elif isinstance(v, (ast.List, ast.Tuple)) and 2 <= len(v.elts) <= 8 or _range(v):
+                    xs = _range(v) or [_num(e) for e in v.elts]
                     if all(isinstance(e, int) and not isinstance(e, bool) for e in xs) and len(set(xs)) == len(xs):
                         grid.append((i, name, xs, line))
     return dict(cost=cost, scalar=scalar, grid=grid)
@@ -1036,7 +1060,7 @@ def plan(cells, sample, checks=CHECKS, max_param_runs:int=6, neighbours:bool=Fal
     modes = [('base', dict(trace='feature_names' in checks, keep_values=True, compare_before=cmp, choices=grid))]
     if 'look_ahead' in checks: modes.append(('lookahead', dict(perturb_after=str(cut.date()), compare_before=cmp, choices=grid)))
     if 'costs' in checks and knobs['cost']:
-        modes.append(('nocost', dict(scale=[(c, n, 0.0) for c, n, _, _ in knobs['cost']], keep_values=True, compare_before=cmp)))
+        modes.append(('nocost', dict(scale=[(c, n, 0.0) for c, n, _, _ in knobs['cost']], keep_values=True, compare_before=cmp, choices=grid)))
     if 'parameters' in checks:
         n = 0
         for c, name, x, _ in knobs['grid'][:1]:
@@ -1202,6 +1226,14 @@ def _holes(days:np.ndarray, calendars:dict) -> tuple:
     run = np.diff(np.flatnonzero(np.diff(np.r_[0, miss.astype(int), 0])))[::2].max() if miss.any() else 0
     return int(miss.sum()), len(best), int(run), best[miss]
 
+_HOLIDAY_N = re.compile(r'hol(i)?days?|closures?|closed|(^|_)hols?($|_)', re.I)
+
+def _holidays(mdays, run:int, calendars:dict) -> bool:
+    """Whether the missing dates are the days an exchange is shut: single days (a long weekend's two at most), nine in ten
+    of them in a list of dates the notebook named for holidays or closures. An exchange's calendar, not a regime."""
+    if mdays is None or not len(mdays) or run > 2: return False
+    return any(_HOLIDAY_N.search(k) and np.isin(mdays, np.asarray(c)).mean() >= 0.9 for k, c in calendars.items())
+
 def _lookbacks(cells:dict) -> set:
     "Whole numbers from 5 to 5,000 written in the code: the candidates for a lookback's length in rows."
     return {n.value for t in map(_py, cells.values()) if t is not None for n in ast.walk(t)
@@ -1241,8 +1273,11 @@ def _partitions(stds:list, calendars:dict) -> list:
     out, merged = [], {}
     for key, rs in groups.items():
         days = np.unique(np.concatenate([np.asarray(r['days']) for r in rs]))
-        interleaved = all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs)  # buckets by regime, not by period
-        if len(rs) >= 2 and (interleaved or _tiled(rs)) and _holes(days, calendars)[0] < 3:
+        spans = [(min(r['days']), max(r['days'])) for r in rs]; whole = max(b for _, b in spans) - min(a for a, _ in spans)
+        interleaved = all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs) or \
+            all(b - a >= 0.8 * whole for a, b in spans)  # buckets by regime (days around events), not by period: each spans the whole
+        miss, _, run, mdays = _holes(days, calendars)
+        if len(rs) >= 2 and (interleaved or _tiled(rs)) and (miss < 3 or _holidays(mdays, run, calendars)):
             d = pd.to_datetime(days, unit='D')
             merged[key] = dict(rs[0], n=len(days), first=str(d[0].date()), last=str(d[-1].date()), days=days.tolist())
     for r in stds:
@@ -1278,6 +1313,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         if last - first < 0.5 * part: continue  # a piece of the sample (a year, a regime bucket), not the reported period
         miss, exp, run, mdays = _holes(days, base.get('calendars', {}))
         said = mdays is not None and len(mdays) and all(any(lo - 7 <= int(x) <= hi + 7 for lo, hi in written) for x in (mdays.min(), mdays.max()))
+        said = said or _holidays(mdays, run, base.get('calendars', {}))
         if miss >= 3 and (miss >= 0.01 * exp or run >= 10) and not said and ('regime_cherry_picking', rec['cell']) not in seen:
             seen.add(('regime_cherry_picking', rec['cell']))
             cell, name = _origin(base, rec, missing=mdays)
@@ -1313,6 +1349,23 @@ def _first(r): return r['days'][0] if r.get('days') else 0
 
 def _ir(r): return r['mean'] / r['sd'] * np.sqrt(_ppy(np.asarray(r['days']))) if r.get('sd') else None
 
+def _in_sample_ir(stds, sample):
+    """The IR of the last reported series that is the in-sample part (from near the start to the day before the split), or None:
+    with it, a grid's runs tell whether the value the notebook reports was the best in-sample."""
+    s0, o = (pd.Timestamp(x).value // 86_400_000_000_000 for x in (sample.start, sample.oos_start))
+    if o - s0 < 60: return None  # no split
+    part = [r for r in stds if r.get('sd') and r.get('days') and abs(r['days'][-1] - o) <= 10 and r['days'][0] - s0 <= 0.5 * (o - s0)]
+    return _ir(part[-1]) if part else None
+
+_PICK = re.compile(r'idxmax|argmax|nlargest|\bmax\(|sort_values')
+_IS_NAME = re.compile(r'in[_\- ]?sample|(?<![A-Za-z])IS(?![A-Za-z])|(?<![A-Za-z])is_|_is(?![A-Za-z])|train', re.I)
+
+def _in_sample_pick(cells:dict, c0:int) -> bool:
+    """Whether a line after cell `c0` takes a best (`idxmax`, `max(`...) by a column named for the in-sample period
+    (`grid['IR_in_sample'].idxmax()`): the values alone cannot tell an in-sample pick from a test-period pick that the
+    in-sample period happens to agree with."""
+    return any(_PICK.search(l) and _IS_NAME.search(l) for i, s in cells.items() if i >= c0 for l in s.splitlines() if 'print(' not in l)
+
 def _grid_use(cells, c0, name, line0):
     "(cell, line) where a grid is searched: the last later line naming it (one that takes a max/argmax if any)."
     pat = re.compile(rf'(?<![\w.]){re.escape(name)}\b')
@@ -1328,20 +1381,24 @@ def parameter_findings(res, cells, sample, knobs) -> list:
     if h is None: return []
     ir0 = _ir(base['stds'][h])
     if ir0 is None or abs(ir0) < 0.2: return []
-    by = {}
+    by, ins = {}, {}
     for name, r in res.items():
         if not name.startswith('param:') or r.get('error'): continue
         _, knob, v = name.split(':', 2)
         st = r.get('stds', []); h2 = _headline(st, sample)
         if h2 is None: continue
         by.setdefault(knob, []).append(_ir(st[h2]))
+        ins.setdefault(knob, []).append(_in_sample_ir(st, sample))
     out = []
+    ir_is = _in_sample_ir(base.get('stds', []), sample)
     allk = {n: (c, x, l) for c, n, x, l in knobs['scalar'] + knobs['grid']}
     for knob, irs in by.items():
         c, x, l = allk[knob]
         s = np.sign(ir0); rel = [s * v / abs(ir0) for v in irs]
         if isinstance(x, list):  # a grid: the headline is its best member, far above the typical one
-            if len(rel) >= 3 and max(rel) >= 0.97 and np.median(rel) <= 0.5:
+            picked_is = ir_is is not None and None not in ins[knob] and ir_is >= max(ins[knob]) - 1e-9 and \
+                _in_sample_pick(cells, c)  # the in-sample best, taken by a line that names the in-sample column: a fair pick
+            if len(rel) >= 3 and max(rel) >= 0.97 and np.median(rel) <= 0.5 and not picked_is:
                 c, l = _grid_use(cells, c, knob, l)
                 out.append(Finding(defect_class='unstable_parameter', severity=2, cell=c, quote=l,
                                    message=f'the headline IR {ir0:.2f} is the best over {knob}={x}; with each value fixed the IRs are '
@@ -1360,6 +1417,13 @@ def _knob_ref(n:str) -> str:
         return re.escape(b) + r'\[\s*["\']' + re.escape(ast.literal_eval(key[:-1])) + r'["\']\s*\]'
     return r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n else re.escape(n)
 
+def _repicked(base, other) -> bool:
+    """Whether a value picked from a grid (`best_k = grid['IR'].idxmax()`) differs between two runs: a cost scaled to zero
+    can change which lookback wins, and the P&L of the two runs then differs by more than the cost."""
+    picks = lambda run: {(c['cell'], k): v for c in run.get('cells', []) for k, v in (c.get('choice') or {}).items()}
+    pb, po = picks(base), picks(other)
+    return any(k in po and po[k] != v for k, v in pb.items())
+
 def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
     the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
@@ -1377,6 +1441,7 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
     if not fit.get('moved'):
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'setting the cost inputs ({", ".join(n for _, n, _, _ in knobs["cost"])}) to zero leaves every reported return series unchanged')]
+    if _repicked(res.get('base', {}), r): return []  # with no cost another value won the grid: the two runs hold different books
     ignored = [a for a in fit.get('ignored') or [] if not (universe and a in _CCY and a not in universe)]  # not traded at all
     if ignored:
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,

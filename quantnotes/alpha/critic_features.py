@@ -38,7 +38,8 @@ def column_write(self:Analyser, name:str, col:str, s, loc):
     selfref = isinstance(s, ast.AugAssign) or \
               any(isinstance(x, ast.Subscript) and _root(x.value) == name and self.const_of(x.slice) == col for x in ast.walk(s.value)) or \
               any(isinstance(x, ast.Attribute) and _root(x.value) == name and x.attr == col for x in ast.walk(s.value))
-    if self.depth == 0 and prev and not selfref and all(p[1] != dump for p in prev) and all(p[0] != loc for p in prev):
+    state = self.in_loop and all(len(p) > 3 for p in prev)  # a dict literal's entry updated in a loop: a running state (`book["units"]`)
+    if self.depth == 0 and prev and not selfref and not state and all(p[1] != dump for p in prev) and all(p[0] != loc for p in prev):
         first = prev[0][0]
         self.find('feature_name_collision', 2, loc, f'`{name}["{col}"]` was defined at cell {first[0]} ("{self.line(first)}") and is '
                   'overwritten here with a different quantity: later uses get the new meaning silently')

@@ -214,7 +214,7 @@ _CALENDAR_M = {'to_period', 'to_series', 'to_timestamp', 'normalize', 'strftime'
 _REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'skew', 'kurt', 'kurtosis', 'count', 'quantile', 'sem',
            'mad', 'prod', 'any', 'all', 'nunique', 'corr', 'cov', 'describe', 'idxmax', 'idxmin', 'argmax', 'argmin'}
 _NP_REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'nanmean', 'nanstd', 'nanvar', 'nansum', 'nanmedian',
-              'nanmax', 'nanmin', 'percentile', 'quantile', 'nanpercentile', 'nanquantile', 'average', 'ptp'}
+              'nanmax', 'nanmin', 'percentile', 'quantile', 'nanpercentile', 'nanquantile', 'average', 'ptp', 'prod', 'nanprod'}
 _CONST_FN = {'int', 'float', 'str', 'len', 'round', 'abs', 'range', 'bool', 'print', 'display', 'isinstance', 'repr', 'type',
              'enumerate', 'zip', 'sorted', 'list', 'tuple', 'set', 'dict', 'min', 'max', 'sum', 'getattr', 'hasattr', 'any', 'all'}
 _PD_CONST = {'Timestamp', 'to_datetime', 'DateOffset', 'Timedelta', 'offsets', 'date_range', 'bdate_range', 'period_range'}
@@ -242,6 +242,7 @@ class Analyser:
         self.stat_fns: set = set()
         self.top_stmt = None
         self.in_print = 0
+        self.shown = False  # evaluating the expression a cell ends with: a table the notebook displays
         self.ret_stack = []
         self.any_net = False
         self.in_loop = 0
@@ -462,13 +463,21 @@ def time_var(self:Analyser, it_node, target) -> set:
     return set()
 
 # %% ../../nbs/14_critic.ipynb #7241951e
+def _element(it:Info) -> Info:
+    """What one pass over `it` binds: its items merged, column by column where every item has named columns, so that
+    `[ir(p.net) for p in (ins, oos)]` still reads a net column."""
+    if it.items and all(x.colinfo for x in it.items):
+        keys = set.intersection(*(set(x.colinfo) for x in it.items))
+        return replace(it, const=None, items=None, cols=None, colinfo={k: merge(*(x.colinfo[k] for x in it.items)) for k in keys})
+    return replace(it, const=None, items=None, cols=None)
+
 @patch
 def ev_comp(self:Analyser, n, elts):
     "A comprehension: bind each generator target, then evaluate the elements (inside a loop)."
     new = set()
     for g in n.generators:
         it = self.ev(g.iter)
-        self.bind(g.target, replace(it, const=None, items=None, cols=None))
+        self.bind(g.target, (isinstance(g.target, ast.Tuple) and self.unpacked(g.iter)) or _element(it))
         if it.index == 'index' and isinstance(g.target, ast.Name): self.date_vars.add(g.target.id)  # one date per pass
         new |= self.time_var(g.iter, g.target) - self.tvars
         for c in g.ifs: self.ev(c)
@@ -589,12 +598,14 @@ def ev_Compare(self:Analyser, n):
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
     elif opn == 'Eq' and r.const == 0 and r.const is not False: pass  # `side == 0`: where a signal is flat, not a regime
     elif any(_length(x) for x in (n.left, *n.comparators)): pass  # `t + h < len(dates)`: a bounds check, not a regime
-    elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)):
+    elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)) or \
+            any(x.index == 'index' and isinstance(e, ast.Subscript) and isinstance(self.const_of(e.slice), int)
+                for e, x in zip((n.left, *n.comparators), (left, *rights))):  # against one day of a calendar (`days[-1]`): a bound
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
-                      literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False)
+                      literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
     return i
 
 # %% ../../nbs/14_critic.ipynb #efa26af0
@@ -616,7 +627,7 @@ def combine_masks(self:Analyser, ms, how):
     if all(m['kind'] == 'date' for m in ms):
         return dict(kind='date', conds=sum((m['conds'] for m in ms), []), neg=False, how='excl')
     return dict(kind='regime', names=frozenset().union(*(m.get('names', frozenset()) for m in ms)),
-                literal=any(m.get('literal') for m in ms), neg=False)
+                literal=any(m.get('literal') for m in ms), neg=False, data=any(m.get('data') for m in ms))
 
 # %% ../../nbs/14_critic.ipynb #69864391
 _OFFSET_DAYS = {'years': 365.25, 'months': 30.44, 'weeks': 7, 'days': 1}
@@ -731,11 +742,13 @@ def _same_base(self:Analyser, x, y) -> bool:
 # %% ../../nbs/14_critic.ipynb #0a5e8f49
 @patch
 def _is_simple_return(self:Analyser, num, den) -> bool:
-    "`x / x.shift(1)` (a one-period gross return)."
-    if isinstance(den, ast.Call) and isinstance(den.func, ast.Attribute) and den.func.attr == 'shift':
-        k = self.const_of(den.args[0]) if den.args else 1
-        return ast.dump(den.func.value) == ast.dump(num) and k in (1, None)
-    return False
+    """`x / x.shift(1)` (a one-period gross return), or `x.shift(1) / x`: the gross return of the other currency of a rate
+    quoted per euro (holding yen while EUR/JPY goes from 130 to 125 earns 130 / 125 - 1)."""
+    def lag1(c, x):
+        if not (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == 'shift'): return False
+        k = self.const_of(c.args[0]) if c.args else 1
+        return ast.dump(c.func.value) == ast.dump(x) and k in (1, None)
+    return lag1(den, num) or lag1(num, den)
 
 # %% ../../nbs/14_critic.ipynb #bd7591e6
 @patch
@@ -929,8 +942,11 @@ def exec(self:Analyser, s):
 # %% ../../nbs/14_critic.ipynb #45ea0be9
 @patch
 def ex_Expr(self:Analyser, s):
-    "An expression statement."
-    self.ev(s.value)
+    "An expression statement; the one a top-level cell ends with is a table to be shown, sorted for the reader."
+    last = self.depth == 0 and not self.in_loop and self.cell in self.trees and self.trees[self.cell].body[-1:] == [s]
+    self.shown = last
+    try: self.ev(s.value)
+    finally: self.shown = False
 
 # %% ../../nbs/14_critic.ipynb #e0d76a3f
 @patch
@@ -1056,6 +1072,9 @@ def unpacked(self:Analyser, it) -> Info|None:
         return None
     d = self.ev(it.func.value)
     vals = list((d.colinfo or {}).values())
+    if vals and all(v.items is None and v.colinfo for v in vals):  # frames by name (`{"in-sample": d.loc[:s], ...}`): their shared columns
+        el = _element(replace(merge(*vals), items=vals))
+        return Info(items=[Info(const=None), el]) if it.func.attr == 'items' else el
     if not vals or any(v.items is None or len(v.items) != len(vals[0].items) for v in vals): return None
     def at(k):  # position k across the dict: numbers stay a number (a nonzero one if any is), anything else is merged
         xs = [v.items[k] for v in vals]
@@ -1170,6 +1189,9 @@ def assign(self:Analyser, t, v:Info, s):
             self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
             for k in [k for k in self.cols if k[0] == t.id]: del self.cols[k]
+            if isinstance(getattr(s, 'value', None), ast.Dict):  # `sig = {'trend': x}`: each key is written here, as `sig['trend'] = x` would be
+                for k, e in zip(s.value.keys, s.value.values):
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str): self.col_sites[(t.id, k.value)] = [(loc, ast.dump(e), False, 'literal')]
         self.env[t.id] = self.settle(t.id, v)
         return
     if isinstance(t, (ast.Tuple, ast.List)):
@@ -1328,7 +1350,9 @@ def call_name(self:Analyser, n, name):
             try: vals = self.ev(lam.body)
             finally: self.env = saved
         kb = lam.body if lam is not None else None
-        key = self.const_of(kb.slice) if isinstance(kb, ast.Subscript) else None
+        sl = kb.slice if isinstance(kb, ast.Subscript) else None
+        if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[k, "in-sample IR"]`: the column scored
+        key = self.const_of(sl) if sl is not None else None
         if not (isinstance(key, str) and self._insample_col(key)):  # `max(grid, key=lambda g: g["ir_is"])`: chosen in-sample
             self.selection(n, merge(vals, it) if lam is None else vals)
         return Info(const=None)
@@ -1402,7 +1426,7 @@ def inline(self:Analyser, n, fn,
         self.depth -= 1; self.cell = c0
         self.env = {**saved}
     tup = [r for r in rets if r.items is not None or r.obj is not None]  # a tuple, or an object (`fit` returns `self`)
-    ret = tup[0] if tup else merge(*rets) if rets else Info()
+    ret = tup[0] if tup else rets[0] if len(rets) == 1 else merge(*rets) if rets else Info()  # one `return`: its frame keeps its named columns
     if _STAT_FN.search(node.name) or getattr(node, '_is_stat', False):
         data = args[1:] if this is not None else args  # a method's statistic is of its first argument, or of what it reads from `self`
         x = data[0] if data else ret if this is not None else None
@@ -1685,7 +1709,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     if m in _SELECT_M or m == 'sort_values':
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
-        if (m == 'sort_values' and not self.in_print) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
+        if (m == 'sort_values' and not (self.in_print or self.shown)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
@@ -1821,6 +1845,8 @@ def call_np(self:Analyser, n, f):
         if ax in (1, -1, 2) or (x.xsec and not (x.pnl or x.stat)):
             return replace(x, ret=False, pending=None, const=None, tslice=False, netsum=loc if x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean') else x.netsum)
         if x.lead is None: return Info(const=None)
+        if x.tslice and not (x.pnl or x.stat):  # `np.prod(1 + r[t - k:t], axis=0)`: a trailing window's statistic, one date's row per asset
+            return replace(x, ret=False, pending=None, const=None, tslice=False, xsec=True)
         if x.pnl or x.stat: return Info(stat=True, period=x.period, net=x.net, names=x.names)
         if x.period == 'is': return replace(x, lead=None, leak=None, ret=False)
         return replace(x, ret=False, lead=INF, leak=(loc, f'`np.{f}` over the whole sample uses data from after each date'))

@@ -10,11 +10,20 @@ from fastcore.basics import patch
 from .critic_flow import Analyser, Info, as_date, stated_ranges, stated_warmup
 
 # %% auto #0
-__all__ = ['last_formation', 'year_columns']
+__all__ = ['calendar_regime', 'last_formation', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
                            r'(only |off |on )?(when|while|if|during|outside)|below (its|the)|above (its|the)|exceeds?|threshold)', re.I)
+_CALENDAR_WORDS = re.compile(r'\b(seasons?|seasonal\w*|months?|monthly|january|february|march|april|may|june|july|august|september|'
+                             r'october|november|december|weekdays?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|holidays?|'
+                             r'calendar|turn[- ]of[- ]the[- ]\w+|year[- ]end|quarter[- ]end|day[- ]of[- ]the[- ]week)\b', re.I)
+_STATE_WORDS = re.compile(r'(volatil|\bvol\b|drawdown|crisis|crises|stress|\bvix\b|trend|spread|momentum|carry|rates?\b|yield|'
+                          r'risk[- ]o(ff|n)|bear|bull|valuation|level)', re.I)
+
+def calendar_regime(text:str) -> bool:
+    "Whether the regime a hypothesis states is one of the calendar (a season, months, weekdays) and of nothing in the data."
+    return bool(_CALENDAR_WORDS.search(text)) and not _STATE_WORDS.search(text)
 
 # %% ../../nbs/14_critic_sample.ipynb #701bb59a
 @patch
@@ -81,8 +90,9 @@ def applied_filter(self:Analyser, filt, sink=False):
         k = m.get('skip', 0)
         if k > 260: self.find('sample_boundary_drift', 2, loc, f'the first {k} rows (more than a year) are dropped from the sample')
     elif kind in ('regime', 'mask') and not sink:
-        pre = self.hyp is not None and _REGIME_WORDS.search(self.hyp.predictor + ' ' + self.hyp.economic_claim)
-        if pre: return
+        said = self.hyp.predictor + ' ' + self.hyp.economic_claim if self.hyp is not None else ''
+        if _REGIME_WORDS.search(said) and not (isinstance(m, dict) and m.get('data') and calendar_regime(said)): return  # a stated regime; a
+        # threshold on the data's values is not the season a calendar hypothesis states
         seen = [b for b in self.breakdowns if b[0] <= loc]
         lit = ' with a hard-coded threshold' if isinstance(m, dict) and m.get('literal') else ''
         if seen:
