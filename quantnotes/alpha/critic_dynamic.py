@@ -689,8 +689,23 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     r2e = fe[0] if fe is not None and fe[1] is not None else None  # None: the book could not be fitted at all
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
+    under = _under(kept, pos, k, a['days']) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
-                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg, scaled=scaled)
+                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg, scaled=scaled, under=under)
+
+def _under(ns, book, paid, days) -> float|None:
+    """How many times as much the `book` that earns the returns trades as the frame `paid` whose trading the cost follows
+    exactly, over the days of the reported series, when both are positions in the same assets (as many columns, the book
+    persistent: not a frame of returns) and the book trades over 1.5 times as much; else None. A cost taken from a stale
+    or slower book (the last book of a loop over speeds, charged to their blend) is paid on too little trading."""
+    B, X = ns.get(book), ns.get(paid)
+    if not (isinstance(B, pd.DataFrame) and isinstance(X, pd.DataFrame)): return None
+    B, X = B.select_dtypes('number'), X.select_dtypes('number')
+    if B.shape[1] < 2 or B.shape[1] != X.shape[1] or _persistence(B) < 0.5: return None
+    lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
+    t = lambda F: float(np.nansum(np.abs(np.diff(F.loc[lo:hi].to_numpy(dtype=float), axis=0))))
+    tb, tx = t(B), t(X)
+    return round(tb / tx, 2) if tx > 0 and tb > 1.5 * tx else None
 
 def _leg(ns, book, paid):
     """The other leg, when the frame `paid` that the cost follows exactly is one leg of the `book` that earns the returns:
@@ -1456,6 +1471,12 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the returns are earned on the book {fit["earner"]}, but the cost paid follows the trading of '
                                 f'{fit["frame"]} alone (R^2 {fit["r2"]:.3f}), one leg of it: the other leg, {fit["leg"]}, trades free')]
+    e, r2e = fit.get('earner'), fit.get('r2_earner')
+    if fit.get('under') and r2e is not None and r2e < r2_book:
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the returns are earned on the book {e}, which trades {fit["under"]:.1f} times as much as {fit["frame"]}, '
+                                f'whose trading the cost follows exactly (R^2 {fit["r2"]:.3f}; on the trading of {e}, {r2e:.2f}): the '
+                                'rest of its trading is not paid for')]
     if fit.get('credit'):
         n, m = fit['credit']
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
