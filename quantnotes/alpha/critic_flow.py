@@ -1709,7 +1709,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     if m in _SELECT_M or m == 'sort_values':
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
-        if (m == 'sort_values' and not (self.in_print or self.shown)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
+        if (m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
