@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #fcfb1db9
 from __future__ import annotations
-import ast, contextlib, functools, io, json, os, re, sys, tempfile, time, warnings
+import ast, contextlib, functools, io, json, keyword, os, re, sys, tempfile, time, warnings
 from pathlib import Path
 from types import SimpleNamespace
 import nbformat
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace, stated_ranges, stated_warmup, whole_sample
+from .critic_flow import trace, stated_ranges, stated_warmup, whole_sample, _IS_COL
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -1289,10 +1289,11 @@ def _partitions(stds:list, calendars:dict) -> list:
     for key, rs in groups.items():
         days = np.unique(np.concatenate([np.asarray(r['days']) for r in rs]))
         spans = [(min(r['days']), max(r['days'])) for r in rs]; whole = max(b for _, b in spans) - min(a for a, _ in spans)
-        interleaved = all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs) or \
-            all(b - a >= 0.8 * whole for a, b in spans)  # buckets by regime (days around events), not by period: each spans the whole
+        interleaved = all(b - a >= 0.8 * whole for a, b in spans) or \
+            all(_holes(np.asarray(r['days']), calendars)[0] >= 3 for r in rs)  # buckets by regime (days around events), not by period
+        if len(rs) < 2 or not (interleaved or _tiled(rs)): continue
         miss, _, run, mdays = _holes(days, calendars)
-        if len(rs) >= 2 and (interleaved or _tiled(rs)) and (miss < 3 or _holidays(mdays, run, calendars)):
+        if miss < 3 or _holidays(mdays, run, calendars):
             d = pd.to_datetime(days, unit='D')
             merged[key] = dict(rs[0], n=len(days), first=str(d[0].date()), last=str(d[-1].date()), days=days.tolist())
     for r in stds:
@@ -1373,13 +1374,15 @@ def _in_sample_ir(stds, sample):
     return _ir(part[-1]) if part else None
 
 _PICK = re.compile(r'idxmax|argmax|nlargest|\bmax\(|sort_values')
-_IS_NAME = re.compile(r'in[_\- ]?sample|(?<![A-Za-z])IS(?![A-Za-z])|(?<![A-Za-z])is_|_is(?![A-Za-z])|train', re.I)
 
 def _in_sample_pick(cells:dict, c0:int) -> bool:
     """Whether a line after cell `c0` takes a best (`idxmax`, `max(`...) by a column named for the in-sample period
-    (`grid['IR_in_sample'].idxmax()`): the values alone cannot tell an in-sample pick from a test-period pick that the
-    in-sample period happens to agree with."""
-    return any(_PICK.search(l) and _IS_NAME.search(l) for i, s in cells.items() if i >= c0 for l in s.splitlines() if 'print(' not in l)
+    (`grid['IR_in_sample'].idxmax()`; the names and strings of the line are read as the static Critic reads a results
+    column, `_IS_COL`): the values alone cannot tell an in-sample pick from a test-period pick that the in-sample period
+    happens to agree with."""
+    names = lambda l: re.findall(r"""['"]([^'"]+)['"]""", l) + [w for w in re.findall(r'[A-Za-z_]\w*', l) if not keyword.iskeyword(w)]
+    return any(_PICK.search(l) and any(_IS_COL.search(n) for n in names(l))
+               for i, s in cells.items() if i >= c0 for l in s.splitlines() if 'print(' not in l)
 
 def _grid_use(cells, c0, name, line0):
     "(cell, line) where a grid is searched: the last later line naming it (one that takes a max/argmax if any)."

@@ -15,15 +15,16 @@ __all__ = ['calendar_regime', 'last_formation', 'year_columns']
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
                            r'(only |off |on )?(when|while|if|during|outside)|below (its|the)|above (its|the)|exceeds?|threshold)', re.I)
-_CALENDAR_WORDS = re.compile(r'\b(seasons?|seasonal\w*|months?|monthly|january|february|march|april|may|june|july|august|september|'
-                             r'october|november|december|weekdays?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|holidays?|'
-                             r'calendar|turn[- ]of[- ]the[- ]\w+|year[- ]end|quarter[- ]end|day[- ]of[- ]the[- ]week)\b', re.I)
+_CALENDAR_WORDS = re.compile(r'\b(seasons?|seasonal\w*|months?|monthly|weekdays?|mondays?|tuesdays?|wednesdays?|thursdays?|fridays?|'
+                             r'holidays?|calendar|turn[- ]of[- ]the[- ]\w+|year[- ]end|quarter[- ]end|day[- ]of[- ]the[- ]week)\b', re.I)
+_MONTHS = re.compile(r'\b(January|February|March|April|May|June|July|August|September|October|November|December)\b')  # capitalised:
+# "returns may be higher" names no month
 _STATE_WORDS = re.compile(r'(volatil|\bvol\b|drawdown|crisis|crises|stress|\bvix\b|trend|spread|momentum|carry|rates?\b|yield|'
                           r'risk[- ]o(ff|n)|bear|bull|valuation|level)', re.I)
 
 def calendar_regime(text:str) -> bool:
     "Whether the regime a hypothesis states is one of the calendar (a season, months, weekdays) and of nothing in the data."
-    return bool(_CALENDAR_WORDS.search(text)) and not _STATE_WORDS.search(text)
+    return bool(_CALENDAR_WORDS.search(text) or _MONTHS.search(text)) and not _STATE_WORDS.search(text)
 
 # %% ../../nbs/14_critic_sample.ipynb #701bb59a
 @patch
