@@ -17,7 +17,8 @@ from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
 __all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup', 'stand_in_split',
-           'whole_sample', 'period_end', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+           'whole_sample', 'period_end', 'Month', 'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser',
+           'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -59,6 +60,8 @@ class Info:
     xagg: Optional[tuple] = None  # ('sum' or 'mean', (cell, line)): how a P&L or a turnover was aggregated across assets (`.sum(axis=1)`)
     rest: Optional['Info'] = None  # a frame given columns one by one (`df['y'] = ...`): what its other columns were made from
     xsec: bool = False  # one date's cross-section (`x.loc[d]` for a date `d` of the index): a reduction runs across assets, not time
+    rowcols: Optional[list] = None  # a table gathered from literal rows (`[[ir_is, ir_oos] for L in GRID]`): what each column holds
+    xrank: bool = False  # ranks or percentiles across assets on each date: against a threshold they pick names, not dates
     evwin: bool = False  # row numbers of event windows, events by offsets (`t[:, None] + lags[None, :]`): what they gather is not dated
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -166,6 +169,21 @@ def period_end(v) -> date|None:
     if m[2] is None: return date(d.year, 12, 31)
     return date(d.year + d.month // 12, d.month % 12 + 1, 1) - timedelta(days=1)
 
+# %% ../../nbs/14_critic.ipynb #ba154c94
+class Month(date):
+    "A date written to the month (`np.datetime64('2019-06', 'M')`, `pd.Period('2019-06', 'M')`): against months it covers the whole month."
+
+def month_of(v, unit=None) -> date|None:
+    "The date of `v`, as a `Month` when it is written to the month ('2019-06', or any date with unit 'M')."
+    d = as_date(v)
+    m = _DATE_RE.match(v.strip()) if d is not None and isinstance(v, str) else None
+    if d is not None and (unit == 'M' or (unit is None and m is not None and m[2] and not m[3])): return Month(d.year, d.month, 1)
+    return d
+
+def last_day(d:date|None) -> date|None:
+    "The last day a bound covers: a `Month` runs to its month's last day, a day is itself."
+    return period_end(f'{d.year}-{d.month:02d}') if isinstance(d, Month) else d
+
 # %% ../../nbs/14_critic.ipynb #a632300d
 _START_N = re.compile(r'(^|_)(start|begin|beg|from|first|t0|since)(_|$)', re.I)
 _END_N = re.compile(r'(^|_)(end|finish|stop|last|t1|until|to)(_|$)', re.I)
@@ -217,7 +235,7 @@ _NP_REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'nanmean', 'n
               'nanmax', 'nanmin', 'percentile', 'quantile', 'nanpercentile', 'nanquantile', 'average', 'ptp', 'prod', 'nanprod'}
 _CONST_FN = {'int', 'float', 'str', 'len', 'round', 'abs', 'range', 'bool', 'print', 'display', 'isinstance', 'repr', 'type',
              'enumerate', 'zip', 'sorted', 'list', 'tuple', 'set', 'dict', 'min', 'max', 'sum', 'getattr', 'hasattr', 'any', 'all'}
-_PD_CONST = {'Timestamp', 'to_datetime', 'DateOffset', 'Timedelta', 'offsets', 'date_range', 'bdate_range', 'period_range'}
+_PD_CONST = {'Timestamp', 'to_datetime', 'Period', 'DateOffset', 'Timedelta', 'offsets', 'date_range', 'bdate_range', 'period_range'}
 _SELECT_M = {'idxmax', 'idxmin', 'argmax', 'argmin', 'nlargest', 'nsmallest'}
 
 # %% ../../nbs/14_critic.ipynb #ec3e9aa3
@@ -248,6 +266,10 @@ class Analyser:
         self.in_loop = 0
         self.tvars = set()  # names bound by `for t in range(...)` loops and comprehensions: time indices
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
+        self.conds = []  # the dated tests of the `if`s a loop's statement sits in: what it writes depends on them
+        self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
+        self.aliases = {}  # library functions imported under another name: {alias: name}
+        self.date_offsets = {}  # names bound to the date `k` rows from a loop's time index (`d1 = dates[i + 1]`): {name: k}
         self.owners = []  # (object, class) of each method being run, innermost last: what `super()` means there
         self.shadowed = {}  # name -> (loc of the `for`, what it held before): a top-level loop rebound a dated value's name
 
@@ -460,7 +482,19 @@ def time_var(self:Analyser, it_node, target) -> set:
         if isinstance(k, int) and not 1900 < k < 2100: self.note_window(k)  # a row, not a year
         elif isinstance(k, int): self.loop_years.append(k)  # a walk-forward over years: its first year ends the warm-up
         return {target.id}
+    if (isinstance(it_node, ast.Call) and isinstance(it_node.func, ast.Name) and it_node.func.id == 'enumerate' and it_node.args
+            and isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name)):
+        x = self.env.get(it_node.args[0].id) if isinstance(it_node.args[0], ast.Name) else None
+        if x is not None and (x.index == 'index' or (x.lead is not None and x.lead > -INF)): return {target.elts[0].id}  # `for i, d in enumerate(dates)`
     return set()
+
+@patch
+def row_number(self:Analyser, node) -> bool:
+    "Whether `node` finds the row of a date that changes with each pass (`px.index.get_loc(d)`, `np.searchsorted(dates, d)`)."
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ('get_loc', 'searchsorted') and node.args):
+        return False
+    d = node.args[-1]
+    return isinstance(d, ast.Name) and d.id in self.env and self.env[d.id].const is None and self.env[d.id].func is None
 
 # %% ../../nbs/14_critic.ipynb #7241951e
 def _element(it:Info) -> Info:
@@ -469,7 +503,7 @@ def _element(it:Info) -> Info:
     if it.items and all(x.colinfo for x in it.items):
         keys = set.intersection(*(set(x.colinfo) for x in it.items))
         return replace(it, const=None, items=None, cols=None, colinfo={k: merge(*(x.colinfo[k] for x in it.items)) for k in keys})
-    return replace(it, const=None, items=None, cols=None)
+    return replace(it, const=None, items=None, cols=None, xsec=it.xsec or (it.np and it.lead is not None and it.items is None))  # a dated array's rows: one date each
 
 @patch
 def ev_comp(self:Analyser, n, elts):
@@ -482,18 +516,24 @@ def ev_comp(self:Analyser, n, elts):
         new |= self.time_var(g.iter, g.target) - self.tvars
         for c in g.ifs: self.ev(c)
     self.in_loop += 1; self.tvars |= new
-    try: return replace(merge(*(self.ev(e) for e in elts)), xsec=False)  # rows gathered over the loop: a time series again
+    try:
+        vals = [self.ev(e) for e in elts]
+        out = replace(merge(*vals), xsec=False)  # rows gathered over the loop: a time series again
+        if len(elts) == 1 and isinstance(elts[0], (ast.List, ast.Tuple)) and vals[0].items: out.rowcols = vals[0].items  # a table's columns
+        return out
     finally: self.in_loop -= 1; self.tvars -= new
 
 # %% ../../nbs/14_critic.ipynb #5ec97845
 @patch
 def time_offset(self:Analyser, node):
-    "k for a slice bound `t + k` / `t - k` / `t` with `t` a loop time index, else None."
-    if isinstance(node, ast.Name) and node.id in self.tvars: return 0
-    if (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(node.left, ast.Name)
-            and node.left.id in self.tvars and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int)):
-        return node.right.value if isinstance(node.op, ast.Add) else -node.right.value
-    return None
+    """k for a row `t + k` / `t - k` / `t` with `t` a loop time index, else None. Minus a variable (`t - 1 - lookback`) reaches
+    further back by an unknown amount: at least as far back as the rest says, which is what is returned."""
+    if isinstance(node, ast.Name): return 0 if node.id in self.tvars else None
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))): return None
+    k, c = self.time_offset(node.left), self.const_of(node.right)
+    if k is None: return None
+    if isinstance(c, int) and not isinstance(c, bool): return k + c if isinstance(node.op, ast.Add) else k - c
+    return k if isinstance(node.op, ast.Sub) else None
 
 # %% ../../nbs/14_critic.ipynb #5663679c
 @patch
@@ -603,6 +643,7 @@ def ev_Compare(self:Analyser, n):
                 for e, x in zip((n.left, *n.comparators), (left, *rights))):  # against one day of a calendar (`days[-1]`): a bound
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
+    elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
@@ -826,6 +867,10 @@ def _subscript(self:Analyser, n):
                                               neg=False, how='and'))
             out.period = self.period_of(dl, dh) or base.period
         return out
+    if base.rowcols and acc is None and isinstance(sl, ast.Tuple) and len(sl.elts) == 2 and isinstance(sl.elts[0], ast.Slice) \
+            and sl.elts[0].lower is None and sl.elts[0].upper is None and isinstance(self.const_of(sl.elts[1]), int) \
+            and -len(base.rowcols) <= self.const_of(sl.elts[1]) < len(base.rowcols):  # `tab[:, 1]`: the column the rows put second
+        return replace(base.rowcols[self.const_of(sl.elts[1])], np=True, items=None, pending=None)
     key = self.ev(sl)
     if key.evwin: return Info(np=True)  # `r[t[:, None] + lags, j]`: gathered by event windows, an events x offsets panel, not a dated series
     if key.mask is not None:
@@ -865,8 +910,18 @@ def _subscript(self:Analyser, n):
             return replace(base, lead=sel.lead, leak=sel.leak, mix=sel.mix, lagged=sel.lagged, ret=sel.ret, cols=frozenset(k),
                            colinfo={x: base.colinfo[x] for x in k if x in base.colinfo}, rest=base.rest, pending=None, const=None)
         return replace(base, cols=frozenset(k), pending=None, const=None)
+    if acc in ('loc', 'at') and k is None and isinstance(sl, ast.Name) and sl.id in self.date_offsets and base.lead is not None:
+        return replace(base, lead=base.lead + self.date_offsets[sl.id], xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)
     if acc is not None and k is None and isinstance(sl, ast.Name) and (sl.id in self.date_vars or (acc in ('iloc', 'iat') and sl.id in self.tvars)):
         return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)  # one date's row
+    row = sl.elts[0] if isinstance(sl, ast.Tuple) and sl.elts and acc is None and base.np else sl  # `a[t - 1, j]`: the row
+    off = self.time_offset(row) if k is None and base.lead is not None and (acc in ('iloc', 'iat') or (acc is None and base.np)) else None
+    if off is not None and _root(base_node) in self.writing: off = 0  # `out[i - 1]` in `out[i] = ...`: a recursion's own state, not a lag
+    if off is not None:  # `a[t - 1]`, `x.iloc[i + 1]`: one date's row, `off` rows from the loop's date
+        lead = base.lead + off
+        why = f'`{ast.unparse(n)}` reads the row {off:+d} from the loop\'s date'
+        return replace(base, lead=lead, leak=(loc, why) if off > 0 and lead > 0 else base.leak, xsec=True, pending=None, const=None,
+                       items=None, cols=None, colinfo=None)
     if acc is None and k is None and base.np and base.lead is not None and _row_at(sl, self.tvars):  # `a[t - k]` of a numpy array in a time loop
         return replace(base, xsec=True, pending=None, const=None, items=None, cols=None, colinfo=None)
     if base.const is not None and k is not None:
@@ -903,7 +958,7 @@ def date_effect(self:Analyser, m:dict):
     "What a date mask does: ('bound', lo, hi), ('exclude', a, b), ('window', a, b), or ('all', lo, hi): bounds or-ed that keep every date."
     conds, neg, how = m['conds'], m.get('neg', False), m.get('how', 'and')
     los = [d for op, d, *_ in conds if op in ('Gt', 'GtE') and d]
-    his = [d for op, d, *_ in conds if op in ('Lt', 'LtE') and d]
+    his = [last_day(d) if op == 'LtE' else d for op, d, *_ in conds if op in ('Lt', 'LtE') and d]
     eqs = [d for op, d, *_ in conds if op in ('Eq', 'In') and d]
     nes = [d for op, d, *_ in conds if op in ('NotEq', 'NotIn') and d]
     if nes or (eqs and neg): return ('exclude', min(nes + eqs), max(nes + eqs))
@@ -958,8 +1013,9 @@ def ex_Return(self:Analyser, s):
 # %% ../../nbs/14_critic.ipynb #a4203d21
 @patch
 def ex_Import(self:Analyser, s):
-    "Imports bind nothing the analyser follows."
-    pass
+    "Imports bind no data; a library function imported under another name (`sliding_window_view as swv`) is known by its own."
+    for a in s.names:
+        if isinstance(s, ast.ImportFrom) and a.asname: self.aliases[a.asname] = a.name
 Analyser.ex_ImportFrom = Analyser.ex_Import
 
 # %% ../../nbs/14_critic.ipynb #7bab20e2
@@ -1094,10 +1150,10 @@ def ex_For(self:Analyser, s):
     if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
-    new = self.time_var(s.iter, s.target) - self.tvars
-    self.in_loop += 1; self.tvars |= new
+    before, dates_before = set(self.tvars), dict(self.date_offsets)
+    self.in_loop += 1; self.tvars |= self.time_var(s.iter, s.target)
     try: self.block(s.body)
-    finally: self.in_loop -= 1; self.tvars -= new
+    finally: self.in_loop -= 1; self.tvars, self.date_offsets = before, dates_before  # and the rows and dates derived from it inside the loop
     for t, old in held.items():  # a dated value whose name the loop took: a later read gets the loop's last element
         if old is not None and old.lead is not None and not old.index and old.func is None and old.cls is None and old.obj is None:
             self.shadowed[t] = (self.loc(s), old)
@@ -1111,10 +1167,15 @@ def ex_If(self:Analyser, s):
     that trade (`if rebalance_day[i]: nav -= cost`)."""
     test = self.ev(s.test)
     before = dict(self.env)
-    self.block(s.body)
-    after_body = dict(self.env)
-    self.env = dict(before)
-    self.block(s.orelse)
+    guard = self.in_loop and test.lead is not None and test.lead > -INF
+    if guard: self.conds.append(test)
+    try:
+        self.block(s.body)
+        after_body = dict(self.env)
+        self.env = dict(before)
+        self.block(s.orelse)
+    finally:
+        if guard: self.conds.pop()
     after_else = self.env
     self.branch_costs(s, before, after_body, after_else)
     self.env = {**after_else, **{k: (merge(v, after_else[k]) if k in after_else and v is not after_else[k] and v.func is None
@@ -1125,6 +1186,15 @@ def ex_If(self:Analyser, s):
             mm = merge(a, b); mm.net = a.net and b.net if (a.pnl and b.pnl) and not (self.in_loop and not s.orelse) else mm.net
             mm.cols = a.cols; mm.items = a.items if a.items is not None else b.items
             self.env[k] = mm
+
+# %% ../../nbs/14_critic.ipynb #e25f2df3
+@patch
+def guarded(self:Analyser, v:Info) -> Info:
+    "A value written under a loop's dated `if` (`if px[c].iloc[i] > ma[c].iloc[i]: pos.iat[i, j] = 1.0`) is known when its test is."
+    if not self.conds or v.func is not None or v.cls is not None or v.obj is not None: return v
+    top = max(self.conds, key=lambda c: c.lead)
+    if v.lead is not None and v.lead >= top.lead: return v
+    return replace(v, lead=top.lead, leak=top.leak if top.lead > 0 else v.leak, const=None if v.lead is None else v.const)
 
 # %% ../../nbs/14_critic.ipynb #8c48cc59
 @patch
@@ -1142,7 +1212,9 @@ def bind(self:Analyser, target, info:Info):
 @patch
 def ex_Assign(self:Analyser, s):
     "`a = b = value`."
-    v = self.ev(s.value)
+    self.writing = {_root(t) for t in s.targets}
+    try: v = self.ev(s.value)
+    finally: self.writing = set()
     for t in s.targets: self.assign(t, v, s)
 
 # %% ../../nbs/14_critic.ipynb #df19ce75
@@ -1183,7 +1255,13 @@ def settle(self:Analyser, name:str, v:Info) -> Info:
 def assign(self:Analyser, t, v:Info, s):
     "Bind the value of an assignment: a name, a tuple of names, or a column/row of a frame."
     loc = self.loc(s)
+    if isinstance(t, ast.Subscript): v = self.guarded(v)  # a row written under a test; a name (`w = 1.0` for names in a ranked list) is not:
+    # which rows of a panel keyed by a month column it meets is not followed
     if isinstance(t, ast.Name):
+        if self.in_loop and self.row_number(getattr(s, 'value', None)): self.tvars.add(t.id)  # `i = px.index.get_loc(d)`: the pass's row
+        off = self.time_offset(s.value.slice) if self.in_loop and isinstance(getattr(s, 'value', None), ast.Subscript) and not v.np else None
+        if off is not None: self.date_offsets[t.id] = off  # `d1 = month_ends[i + 1]`: a date `off` rows from the pass's
+        else: self.date_offsets.pop(t.id, None)
         if self.depth == 0:
             self.shadowed.pop(t.id, None)
             self.const_checks(t.id, v, loc)
@@ -1206,7 +1284,7 @@ def assign(self:Analyser, t, v:Info, s):
         owner.obj['attrs'][t.attr] = self.settle(t.attr, v)
         return
     if isinstance(t, ast.Subscript):
-        base_node = t.value.value if isinstance(t.value, ast.Attribute) and t.value.attr in ('loc', 'iloc') else t.value
+        base_node = t.value.value if isinstance(t.value, ast.Attribute) and t.value.attr in ('loc', 'iloc', 'at', 'iat') else t.value
         if isinstance(base_node, ast.Attribute):  # `self.x['col'] = v`: written as if `self.x` were a variable, then put back
             owner = self.ev(base_node.value)
             if owner.obj is None: return
@@ -1236,6 +1314,10 @@ def assign(self:Analyser, t, v:Info, s):
             self.env[name] = nb
             return
         # rows written into a container (`gross[1:] = w[:-1] * r[1:]`): it holds what was written
+        row = t.slice.elts[0] if isinstance(t.slice, ast.Tuple) and t.slice.elts else t.slice
+        off = self.time_offset(row) if v.lead is not None else None
+        if off:  # `w[t + 1] = f(x[t])`: what was known at t lands on row t + 1
+            v = replace(v, lead=v.lead - off, leak=v.leak if v.lead - off > 0 else None)
         s0 = self.const_of(t.slice.lower) if isinstance(t.slice, ast.Slice) and t.slice.lower is not None else None
         if isinstance(s0, int) and s0 > 0 and (base.np or v.np) and v.lead is not None:  # `y[s:] = x`: x's row i lands on row i + s
             v = replace(v, lead=v.lead - s0, leak=v.leak if v.lead - s0 > 0 else None)
@@ -1267,7 +1349,7 @@ def ev_Call(self:Analyser, n):
         if k.arg and _COST_N.search(k.arg) and self.depth == 0:
             c = self.const_of(k.value)
             if isinstance(c, (int, float)) and not isinstance(c, bool): (self.cost_zero if c == 0 else self.cost_nonzero).append(self.loc(k.value))
-    callee = f.id if isinstance(f, ast.Name) else getattr(f, 'attr', None)
+    callee = self.aliases.get(f.id, f.id) if isinstance(f, ast.Name) else getattr(f, 'attr', None)
     if _root(f) not in self.env:  # a library's function (`minimize`, `opt.minimize`), not a notebook object's method
         if callee == 'sliding_window_view': return self.window_view(n)
         if callee in _OPTIMISERS: return self.optimised(n)
@@ -1572,7 +1654,7 @@ def _m_future(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         return replace(recv, lead=INF, leak=(loc, f'`.{m}(...)` fills gaps with later values'), pending=None)
     if m in ('rank',):
         ax = self.const_of(self.kw(n, 'axis'))
-        if ax in (1, 'columns') or recv.lead is None or recv.xsec: return replace(recv, ret=False, pending=None)
+        if ax in (1, 'columns') or recv.lead is None or recv.xsec: return replace(recv, ret=False, pending=None, xrank=ax in (1, 'columns') or recv.xsec)
         return replace(recv, ret=False, lead=INF, leak=(loc, '`.rank()` along time ranks each value against the whole sample, future included'), pending=None)
 
 # %% ../../nbs/14_critic.ipynb #5acb85f5
@@ -1793,7 +1875,8 @@ def call_np(self:Analyser, n, f):
     xs = [self.ev(a) for a in n.args]
     kws = {k.arg: self.ev(k.value) for k in n.keywords if k.arg}
     x = xs[0] if xs else Info()
-    if f == 'datetime64': return Info(const=as_date(x.const))  # `np.datetime64('2011-09-06')`: a date, like `pd.Timestamp`
+    if f == 'datetime64':  # `np.datetime64('2011-09-06')`: a date, like `pd.Timestamp`; to the month, a `Month`
+        return Info(const=month_of(x.const, xs[1].const if len(xs) > 1 else None))
     if f == 'outer' and len(n.args) == 2 and ast.dump(n.args[0]) == ast.dump(n.args[1]):  # `np.outer(r, r)`: a second moment, like `r ** 2`
         return replace(x, ret=False, pnl=False, pending=None, const=None)
     if f in ('clip', 'minimum', 'maximum') and x.evwin: return Info(evwin=True)  # event windows kept inside the data
@@ -1870,6 +1953,9 @@ def call_pd(self:Analyser, n, f):
     if f in _PD_CONST:
         c = xs[0].const if xs else None
         if f in ('Timestamp', 'to_datetime') and as_date(c): return Info(const=as_date(c))
+        if f == 'Period':  # `pd.Period('2019-06', 'M')`: a month
+            fq = kws['freq'].const if 'freq' in kws else xs[1].const if len(xs) > 1 else None
+            return Info(const=month_of(c, 'M' if isinstance(fq, str) and fq.upper().startswith('M') else None if fq is None else 'D'))
         if f in ('date_range', 'bdate_range'): return Info(lead=0., index='index')
         return Info()
     if f == 'qcut':
@@ -1903,8 +1989,9 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype')])
-        if out.lead is None and (xs or kws.get('index') is not None): out.lead = 0.
+        blank = not xs or isinstance(data.const, (int, float))  # `pd.DataFrame(0.0, index=dates)`: dated by its index, holding nothing yet
+        out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if blank else ())])
+        if out.lead is None and (xs or kws.get('index') is not None): out.lead = -INF if blank else 0.
         out.cols = data.cols if f == 'DataFrame' and data.cols is not None else (frozenset(kws['columns'].const) if 'columns' in kws and isinstance(kws['columns'].const, (list, tuple)) else None)
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
         out.np, out.pending, out.const, out.items = False, None, None, None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import Analyser, Info, as_date, stated_ranges, stated_warmup
+from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup
 
 # %% auto #0
 __all__ = ['calendar_regime', 'last_formation', 'year_columns']
@@ -50,9 +50,11 @@ def check_date_assign(self:Analyser, role, value, loc, name):
             self.find('sample_boundary_drift', 3, loc, f'`{name}` reaches back to {d}, before the hypothesis start {h}: '
                       'fine as warm-up for lookbacks, but every statistic must use the hypothesis sample only')
     elif role == 'end':
+        d = period_end(value) if isinstance(value, str) else last_day(d)  # `END = '2020-12'`: to the end of December
         if (h - d).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` ends the sample on {d}, before the hypothesis end {h}')
         elif (d - h).days > 7: self.find('sample_boundary_drift', 2, loc, f'`{name}` ends the sample on {d}, after the hypothesis end {h}')
-    elif abs((d - h).days) > 7:
+    elif abs((d - h).days) > 7 and not {self.classify_date(d), self.classify_date(last_day(d))} & {'start', 'end'}:  # `test_start` at the sample's start: the
+        # name says the test sample, which here is the whole one; a split moved onto the start would leave nothing to fit on
         self.find('sample_boundary_drift', 1, loc, f'`{name}` puts the out-of-sample split at {d}; the hypothesis fixes it at {h}')
 
 # %% ../../nbs/14_critic_sample.ipynb #dc84def1
@@ -123,7 +125,8 @@ def output_checks(self:Analyser):
             ds = [d for d in ds if d]
             if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line): continue
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
-            if near(ds[1] + timedelta(days=1), ho): ds[1] = he  # an in-sample range: only its start
+            if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
+                ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
             if (ds[0] - hs).days > warm:
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample starting {ds[0]}, months after the hypothesis start {hs}', quote=line.strip())
