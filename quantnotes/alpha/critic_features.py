@@ -33,17 +33,32 @@ def concat_collision(self:Analyser, loc, shared:set, keyed:bool):
 @patch
 def column_write(self:Analyser, name:str, col:str, s, loc):
     "Statement `s` writes `name[col]`: a second write of a different quantity (not computed from the old one, nor `+=` to it) is a collision."
+    via = self.helper_call(name)
+    if via is not None: s, loc = via  # `add("vol", x)` writing `panel[name] = ...`: the call is the write
     prev = self.col_sites.get((name, col), [])
     dump = ast.dump(s.value)
     selfref = isinstance(s, ast.AugAssign) or \
               any(isinstance(x, ast.Subscript) and _root(x.value) == name and self.const_of(x.slice) == col for x in ast.walk(s.value)) or \
               any(isinstance(x, ast.Attribute) and _root(x.value) == name and x.attr == col for x in ast.walk(s.value))
     state = self.in_loop and all(len(p) > 3 for p in prev)  # a dict literal's entry updated in a loop: a running state (`book["units"]`)
-    if self.depth == 0 and prev and not selfref and not state and all(p[1] != dump for p in prev) and all(p[0] != loc for p in prev):
+    if (self.depth == 0 or via) and prev and not selfref and not state and all(p[1] != dump for p in prev) and all(p[0] != loc for p in prev):
         first = prev[0][0]
         self.find('feature_name_collision', 2, loc, f'`{name}["{col}"]` was defined at cell {first[0]} ("{self.line(first)}") and is '
                   'overwritten here with a different quantity: later uses get the new meaning silently')
-    if self.depth == 0 and not any(p[0] == loc for p in prev): self.col_sites[(name, col)] = prev + [(loc, dump, selfref)]
+    if (self.depth == 0 or via) and not any(p[0] == loc for p in prev): self.col_sites[(name, col)] = prev + [(loc, dump, selfref)]
+
+# %% ../../nbs/14_critic_features.ipynb #5998156d
+@patch
+def helper_call(self:Analyser, name:str):
+    """(statement, loc) of the top-level call of a helper that writes a column of the notebook's frame `name` (a frame it
+    neither takes as a parameter nor binds): `def add(key, wide): panel[key] = ...` called as `add("vol", x)`; else None."""
+    if self.depth != 1 or not self.fns or not (isinstance(self.top_stmt, ast.Expr) and isinstance(self.top_stmt.value, ast.Call)): return None
+    fn, cell = self.fns[-1]
+    if isinstance(fn, ast.Lambda): return None
+    bound = lambda t: [t.id] if isinstance(t, ast.Name) else [n for e in t.elts for n in bound(e)] if isinstance(t, (ast.Tuple, ast.List)) else []
+    local = {a.arg for a in fn.args.args} | {n for x in ast.walk(fn) if isinstance(x, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))
+                                             for t in (x.targets if isinstance(x, ast.Assign) else [x.target]) for n in bound(t)}
+    return None if name in local else (self.top_stmt, (cell, self.top_stmt.lineno))
 
 # %% ../../nbs/14_critic_features.ipynb #5f6a104e
 @patch

@@ -270,6 +270,7 @@ class Analyser:
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
         self.aliases = {}  # library functions imported under another name: {alias: name}
         self.date_offsets = {}  # names bound to the date `k` rows from a loop's time index (`d1 = dates[i + 1]`): {name: k}
+        self.fns = []  # (function node, the cell it was called from) of each function being run, innermost last
         self.owners = []  # (object, class) of each method being run, innermost last: what `super()` means there
         self.shadowed = {}  # name -> (loc of the `for`, what it held before): a top-level loop rebound a dated value's name
 
@@ -1501,10 +1502,10 @@ def inline(self:Analyser, n, fn,
     for p in pa: self.env[p.arg] = bound.get(p.arg, Info(lead=0.))
     if node.args.vararg: self.env[node.args.vararg.arg] = merge(*args[len(pa):])
     self.depth += 1; self.cell = cell
-    self.ret_stack.append([]); self.owners.append((this, owner))
+    self.ret_stack.append([]); self.owners.append((this, owner)); self.fns.append((node, c0))
     try: self.block(node.body)
     finally:
-        rets = self.ret_stack.pop(); self.owners.pop()
+        rets = self.ret_stack.pop(); self.owners.pop(); self.fns.pop()
         self.depth -= 1; self.cell = c0
         self.env = {**saved}
     tup = [r for r in rets if r.items is not None or r.obj is not None]  # a tuple, or an object (`fit` returns `self`)
