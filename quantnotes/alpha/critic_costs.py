@@ -44,6 +44,13 @@ def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
     pos = {v for v in seen if self._position_like(self.env.get(v))}
     charged = {v for v in pos if not any(v in anc(u) for u in pos if u != v)}  # the positions traded, not the signals behind them
     if not charged: return
+    for leg in sorted(pnl.legs - seen):  # a leg that is a charged position scaled up: the cost pays for the unit weights only
+        for v in [leg, *sorted(anc(leg))]:
+            sc = self.scales.get(v)
+            if sc and sc[0] in charged and v not in seen and (sc[1] is None or sc[1] not in seen):
+                by = f'`{sc[1]}`' if sc[1] else 'a constant'
+                return self.find('cost_omission', 1, self.loc(node), f'the returns are earned on {v}, which is {sc[0]} scaled by {by}, but the '
+                                 f'cost subtracted here follows the trading of {sc[0]} alone: the scaled trades are not paid for')
     free = sorted(v for v in pnl.legs if v not in seen) if len(pnl.legs) > 1 else []
     if not free:  # one book: its position-like sources, none related to a charged position
         for leg in pnl.legs:

@@ -1475,7 +1475,8 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
                         message=f'the returns are earned on the book {fit["earner"]}, but the cost paid follows the trading of '
                                 f'{fit["frame"]} alone (R^2 {fit["r2"]:.3f}), one leg of it: the other leg, {fit["leg"]}, trades free')]
     e, r2e = fit.get('earner'), fit.get('r2_earner')
-    if fit.get('under') and r2e is not None and r2e < r2_book:
+    if fit.get('under') and r2e is not None and (r2e < r2_book or fit['under'] >= 2):  # twice the trading: under half of it paid,
+        # however closely the two books' trading moves together (a leverage that changes slowly)
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the returns are earned on the book {e}, which trades {fit["under"]:.1f} times as much as {fit["frame"]}, '
                                 f'whose trading the cost follows exactly (R^2 {fit["r2"]:.3f}; on the trading of {e}, {r2e:.2f}): the '

@@ -270,6 +270,7 @@ class Analyser:
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
         self.aliases = {}  # library functions imported under another name: {alias: name}
         self.date_offsets = {}  # names bound to the date `k` rows from a loop's time index (`d1 = dates[i + 1]`): {name: k}
+        self.scales = {}  # names bound to a position times a factor (`pos = GROSS * wgt`, `raw_w.mul(lev, axis=0)`): {name: (position, factor or None)}
         self.fns = []  # (function node, the cell it was called from) of each function being run, innermost last
         self.owners = []  # (object, class) of each method being run, innermost last: what `super()` means there
         self.shadowed = {}  # name -> (loc of the `for`, what it held before): a top-level loop rebound a dated value's name
@@ -1197,6 +1198,23 @@ def guarded(self:Analyser, v:Info) -> Info:
     if v.lead is not None and v.lead >= top.lead: return v
     return replace(v, lead=top.lead, leak=top.leak if top.lead > 0 else v.leak, const=None if v.lead is None else v.const)
 
+# %% ../../nbs/14_critic.ipynb #f221a2f3
+@patch
+def scaling(self:Analyser, node) -> tuple|None:
+    """(position, factor) for a position multiplied by a number above 1 in size (`GROSS * wgt`: factor None) or by another
+    variable (`raw_w.mul(lev, axis=0)`, `w * lev`): a book that trades more than the position it is made from; else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult): pairs = [(node.left, node.right), (node.right, node.left)]
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ('mul', 'multiply') and node.args:
+        pairs = [(node.func.value, node.args[0])]
+    else: return None
+    for b, f in pairs:
+        if not (isinstance(b, ast.Name) and self._position_like(self.env.get(b.id))): continue
+        c = self.const_of(f)
+        if isinstance(c, (int, float)) and not isinstance(c, bool):
+            if abs(c) > 1: return (b.id, None)
+        elif isinstance(f, ast.Name) and f.id != b.id: return (b.id, f.id)
+    return None
+
 # %% ../../nbs/14_critic.ipynb #8c48cc59
 @patch
 def bind(self:Analyser, target, info:Info):
@@ -1264,6 +1282,9 @@ def assign(self:Analyser, t, v:Info, s):
         if off is not None: self.date_offsets[t.id] = off  # `d1 = month_ends[i + 1]`: a date `off` rows from the pass's
         else: self.date_offsets.pop(t.id, None)
         if self.depth == 0:
+            sc = self.scaling(getattr(s, 'value', None))
+            if sc: self.scales[t.id] = sc
+            else: self.scales.pop(t.id, None)
             self.shadowed.pop(t.id, None)
             self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
