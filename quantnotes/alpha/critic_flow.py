@@ -277,6 +277,7 @@ class Analyser:
 
     # ---- rule hooks: no-ops here; the rule notebooks (14_critic_*) fill them in with `@patch`
     def check_lag(self, loc, pos, r): "A position times a return at `loc` (look-ahead rule)."
+    def availability(self, n): "A comparison `n` of a column with a date: a period's end where its publication was known (look-ahead rule)."
     def zero_cost_default(self, n, fname, arg, value): "A helper called without a cost argument that defaults to `value` (costs rule)."
     def branch_costs(self, s, before, after_body, after_else): "The two branches of an `if` that bind P&L (costs rule)."
     def cost_checks(self): "Whole-notebook cost checks, run by `finish` (costs rule)."
@@ -620,6 +621,7 @@ def _length(e) -> bool:
 @patch
 def ev_Compare(self:Analyser, n):
     "A comparison: a date mask on the index, a regime mask on a time series, or a plain boolean."
+    self.availability(n)
     left = self.ev(n.left)
     rights = [self.ev(c) for c in n.comparators]
     i = merge(left, *rights)

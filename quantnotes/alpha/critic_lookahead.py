@@ -4,6 +4,7 @@
 
 # %% ../../nbs/14_critic_lookahead.ipynb #a9f30969
 from __future__ import annotations
+import ast, re
 from fastcore.basics import patch
 from .critic_flow import Analyser, Info
 
@@ -24,3 +25,19 @@ def check_lag(self:Analyser, loc, pos:Info, r:Info):
         else:
             self.find('look_ahead', 1, loc, 'the position is applied to the return of the same period it was computed from '
                       '(no lag between signal and return)')
+
+# %% ../../nbs/14_critic_lookahead.ipynb #08424d6c
+_PERIOD_END = re.compile(r'^(period_?end|quarter_?end|qtr_?end|fiscal_?(end|date|period)|period_?date|fpe)$', re.I)
+_PUBLISHED = re.compile(r'["\']\w*(report|announce|release|filed|filing|publish|avail)\w*["\']', re.I)
+
+@patch
+def availability(self:Analyser, n):
+    """`ev[ev["period_end"] <= d]`: rows kept by the end of the period they describe, when the data also dates their
+    publication (a `report_date` column): at `d` most of them were not yet published."""
+    if len(n.ops) != 1 or not isinstance(n.ops[0], (ast.Lt, ast.LtE)) or self.const_of(n.comparators[0]) is not None: return  # a fixed date: a bound
+    e = n.left
+    col = self.const_of(e.slice) if isinstance(e, ast.Subscript) else e.attr if isinstance(e, ast.Attribute) else None
+    pub = next((m[0] for s, _ in self.cells for m in [_PUBLISHED.search(s)] if m), None) if isinstance(col, str) and _PERIOD_END.match(col) else None
+    if pub is None: return
+    self.find('look_ahead', 1, self.loc(n), f'rows are kept by `{col}`, the end of the period they describe, while the data also dates '
+              f'their publication ({pub}): at the date compared with, many were not yet published; select by the publication date')
