@@ -590,6 +590,9 @@ def ev_UnaryOp(self:Analyser, n):
         m = dict(i.mask); m['neg'] = not m.get('neg', False)
         return replace(i, mask=m)
     if isinstance(n.op, ast.USub) and isinstance(i.const, (int, float)): return replace(i, const=-i.const)
+    if isinstance(n.op, ast.USub) and i.cost and not i.pnl and i.lead is not None:  # `-(fills + commission)`: cash paid out, costs included
+        self.any_net = True
+        return replace(i, pending=None, net=True, cost=False)
     return replace(i, pending=None)
 
 # %% ../../nbs/14_critic.ipynb #2224c0a7
@@ -648,6 +651,7 @@ def ev_Compare(self:Analyser, n):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
+    elif _coverage(n.left): pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
@@ -754,6 +758,8 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         self.averaged_cost(node, a, b)
         if b.netted and (b.cost or a.pnl): self.netted_cost(node, b)
         elif b.netsum and b.signed and b.turnover and b.cost: self.netted_cost(node, replace(b, netted=b.netsum), sized=False)  # never sized at all
+    elif op == 'Sub' and b.cost and not b.pnl and b.lead is not None and a.lead is None and not a.stat:  # `cash = CAPITAL - (fills +
+        i.net = True; self.any_net = True  # commission).cumsum()`: a ledger pays its costs out of its cash
     if op in ('Sub', 'Div') and not (a.netsum or a.netted) and (b.netsum or b.netted):  # demeaned or scaled by a per-date total
         i.netsum = i.netted = None
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \
@@ -823,6 +829,23 @@ def _root(e) -> str|None:
     while isinstance(e, (ast.Subscript, ast.Attribute, ast.Call)): e = e.func if isinstance(e, ast.Call) else e.value
     return e.id if isinstance(e, ast.Name) else None
 
+# %% ../../nbs/14_critic.ipynb #74eaa4e0
+_COUNTS = {'count', 'notna', 'notnull', 'isna', 'isnull', 'size', 'nunique'}
+
+def _coverage(node) -> bool:
+    "Whether a compared expression counts observations (`.count()`, `.notna().sum()`): a filter on data coverage, not on a market state."
+    return any(isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _COUNTS for x in ast.walk(node))
+
+# %% ../../nbs/14_critic.ipynb #9dcfadec
+_TRADE_N = re.compile(r'(^|_)(delta|trade|trades|order|orders|qty|dq|dw|chg|change)(_|$)', re.I)
+
+def _dead_band(n) -> bool:
+    """`np.where(np.abs(delta * px) > 1_000, delta, 0.0)`: a trade kept only when it is large enough, tested on its own size;
+    a rule of the book (no tiny tickets), not a regime of the market."""
+    if len(n.args) != 3: return False
+    keep = [a for a in n.args[1:] if isinstance(a, ast.Name) and _TRADE_N.search(a.id)]
+    return any(isinstance(x, ast.Name) and x.id == k.id for k in keep for x in ast.walk(n.args[0]))
+
 # %% ../../nbs/14_critic.ipynb #a8d04548
 _YEARS = re.compile(r'(?<!\d)(?:19|20)\d\d(?!\d)')
 
@@ -866,6 +889,9 @@ def _subscript(self:Analyser, n):
             return out
         dl = as_date(lo.const) if lo is not None else None
         dh = period_end(hi.const) if hi is not None else None  # `.loc[:'2019']` keeps all of 2019
+        if acc == 'loc' and lo is None and hi is not None and dh is None and hi.const is None and (hi.lead is None or hi.index or self.in_loop) \
+                and not (hi.ret or hi.pnl) and base.lead is not None:
+            out.period = out.period or 'is'  # `net.loc[:test_start - pd.offsets.MonthEnd(1)]`: the rows before a moving date, a training set
         if dl or dh:
             out.pending = (loc, 'date', dict(kind='date', conds=([('GtE', dl, 'index', None)] if dl else []) + ([('LtE', dh, 'index', None)] if dh else []),
                                               neg=False, how='and'))
@@ -902,7 +928,8 @@ def _subscript(self:Analyser, n):
                            pending=None, const=None, items=None, cols=None, colinfo=None, rest=None)
         per = 'oos' if re.search(r'(oos|test|out)', k, re.I) else 'is' if re.search(r'(^is$|^is_|train|in_sample|insample)', k, re.I) \
             else self.years_period(k)
-        return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period)
+        return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period,
+                       cost=base.cost or (bool(_COST_N.search(k)) and base.lead is not None and not base.pnl))  # a blotter's `commission`
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
     if isinstance(k, (list, tuple)) and all(isinstance(x, str) for x in k):
         if base.colinfo and all(x in base.colinfo for x in k):  # only what the selected columns were made from
@@ -1459,6 +1486,7 @@ def call_name(self:Analyser, n, name):
         sl = kb.slice if isinstance(kb, ast.Subscript) else None
         if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[k, "in-sample IR"]`: the column scored
         key = self.const_of(sl) if sl is not None else None
+        if key is None and lam is None: key = _root(self.kw(n, 'key'))  # `max(train_scores, key=train_scores.get)`: scored by a name
         if not (isinstance(key, str) and self._insample_col(key)):  # `max(grid, key=lambda g: g["ir_is"])`: chosen in-sample
             self.selection(n, merge(vals, it) if lam is None else vals)
         return Info(const=None)
@@ -1819,7 +1847,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
-            named = key if key is not None else recv_node.id if isinstance(recv_node, ast.Name) else None  # `is_ir.idxmax()`: named for its period
+            named = key if key is not None else _root(recv_node)  # `is_ir.idxmax()`, `train.apply(ir).idxmax()`: named for its period
             if m == 'sort_values' and _DATE_KEYS.search(str(self.const_of(self.kw(n, 'by') or (n.args[0] if n.args else None)))): pass  # rows put in date order
             elif not (m in ('idxmax', 'argmax') and isinstance(named, str) and self._insample_col(named)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
@@ -1917,7 +1945,8 @@ def call_np(self:Analyser, n, f):
         cond = xs[0] if xs else Info()
         out = merge(replace(cond, mask=None), *xs[1:])
         out.ret = any(i.ret for i in xs[1:]); out.pnl = any(i.pnl for i in xs[1:])
-        if cond.mask and any(i.const in (0, 0.0) or (isinstance(i.const, float) and math.isnan(i.const)) for i in xs[1:]):
+        if cond.mask and any(i.const in (0, 0.0) or (isinstance(i.const, float) and math.isnan(i.const)) for i in xs[1:]) \
+                and not _dead_band(n):
             out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
     if f in ('multiply', 'dot', 'matmul', 'einsum'):

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup
 
 # %% auto #0
-__all__ = ['calendar_regime', 'last_formation', 'year_columns']
+__all__ = ['calendar_regime', 'last_formation', 'fold_rows', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
@@ -43,6 +43,8 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     "A sample date written to a name or key with a date role, compared with the hypothesis (a week of tolerance)."
     d = as_date(value)
     if d is None or self.hyp is None or self.depth > 0 or self.stated(d): return
+    if role == 'end' and _IS_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
+    # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
     h = self.hdate(role)
     if role == 'start':
         if (d - h).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
@@ -107,6 +109,14 @@ def applied_filter(self:Analyser, filt, sink=False):
 # %% ../../nbs/14_critic_sample.ipynb #e42e2e5d
 _EXCLUDED = re.compile(r'\b(?:exclud\w*|dropped|removed|omitted|skipped|not traded)\b', re.I)  # a range printed as left out
 
+def fold_rows(spans:list) -> bool:
+    "Three or more printed ranges that follow one another (each starts after the last ended) or grow from one start: a table of walk-forward folds or periods."
+    if len(spans) < 3: return False
+    s = sorted(spans)
+    return all(a[1] < b[0] for a, b in zip(s, s[1:])) or (len({a for a, _ in s}) == 1 and len({b for _, b in s}) == len(s))
+
+_IS_PART = re.compile(r'(^|_)(form|formation|is|ins|insample|train|training|fit|est|estimation|calib|calibration)(_|$)', re.I)  # names of the in-sample part
+
 def year_columns(a:date, b:date) -> bool:
     "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
     return a.month == b.month == 12 and a.day >= 24 and b.day >= 24 and (b - a).days <= 366
@@ -120,10 +130,10 @@ def output_checks(self:Analyser):
     near = lambda d, h: h is not None and abs((d - h).days) <= 7
     warm = 120 + max(self.warmup_days(hs), stated_warmup(self.hyp.sample.description or '', hs))  # a start later by the warm-up of the longest lookback, or the one the hypothesis states, is no drift
     for ci, (_, out) in enumerate(self.cells):
-        for line in out.splitlines():
-            ds = [as_date(x) for x in re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)]
-            ds = [d for d in ds if d]
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line): continue
+        rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d]) for line in out.splitlines()]
+        folds = fold_rows([ds for _, ds in rows if len(ds) == 2])
+        for line, ds in rows:
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
                 ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
