@@ -1316,7 +1316,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
-    for rec in _partitions(base.get('stds', []), base.get('calendars', {})):
+    for rec in _folds(_partitions(base.get('stds', []), base.get('calendars', {}))):
         if not rec.get('days') or _data_cell(cells.get(rec['cell'])): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
@@ -1352,6 +1352,18 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
                                message=f'a reported return series ({name or "std in cell %d" % rec["cell"]}) runs {rec["first"]} to '
                                        f'{rec["last"]}, but the hypothesis fixes {sample.start} to {sample.end} (out of sample from {sample.oos_start})'))
     return out
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #945fd9da
+def _folds(stds:list) -> list:
+    """The records, without those of a cell that took the standard deviation of four or more different stretches
+    (walk-forward or k-fold training and test sets, fitted one after another in a loop): folds are pieces the notebook fits
+    on, even the longest of them (the last expanding window stops a year short), not the reported period; the pieces
+    concatenated, or the whole they are cut from, are judged where the notebook reports them."""
+    by = {}
+    for r in stds:
+        if r.get('days'): by.setdefault(r.get('cell'), []).append(r)
+    fold = {c for c, rs in by.items() if len({(r['days'][0], r['days'][-1], len(r['days'])) for r in rs}) >= 4}
+    return [r for r in stds if not r.get('days') or r.get('cell') not in fold]
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #9ae26539
 def _headline(stds, sample):

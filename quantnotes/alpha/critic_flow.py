@@ -278,6 +278,8 @@ class Analyser:
     # ---- rule hooks: no-ops here; the rule notebooks (14_critic_*) fill them in with `@patch`
     def check_lag(self, loc, pos, r): "A position times a return at `loc` (look-ahead rule)."
     def availability(self, n): "A comparison `n` of a column with a date: a period's end where its publication was known (look-ahead rule)."
+    def published_by(self, col): "Whether data is matched by `col`, a period's end, while it also dates its publication (look-ahead rule)."; return False
+    def asof_period(self, n, col): "`merge_asof` matches rows by `col`, a period's end (look-ahead rule)."
     def zero_cost_default(self, n, fname, arg, value): "A helper called without a cost argument that defaults to `value` (costs rule)."
     def branch_costs(self, s, before, after_body, after_else): "The two branches of an `if` that bind P&L (costs rule)."
     def cost_checks(self): "Whole-notebook cost checks, run by `finish` (costs rule)."
@@ -2015,6 +2017,12 @@ def call_pd(self:Analyser, n, f):
         x = xs[0] if xs else Info()
         if x.lead is None: return x
         return replace(x, lead=INF, ret=False, leak=(loc, '`pd.qcut` sets the bucket edges from the whole sample'), pending=None)
+    if f == 'merge_asof' and len(xs) >= 2 and self.published_by(kws.get('right_on', kws.get('on', Info())).const):  # by a period's end
+        self.asof_period(n, kws.get('right_on', kws.get('on')).const)
+        out = merge(xs[0], xs[1])
+        if out.lead is None: return out
+        return replace(out, lead=out.lead + 1, pending=None, const=None, leak=(loc, f'`merge_asof` matches rows by `{kws.get("right_on", kws.get("on")).const}`, '
+                       'the end of the period they describe, while the data also dates their publication: rows are attached before they were published'))
     if f == 'merge_asof' and len(xs) >= 2 and kws.get('direction', Info()).const in ('nearest', 'forward'):  # later rows attached
         out = merge(xs[0], xs[1])
         if out.lead is None: return out

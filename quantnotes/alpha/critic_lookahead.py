@@ -31,13 +31,25 @@ _PERIOD_END = re.compile(r'^(period_?end|quarter_?end|qtr_?end|fiscal_?(end|date
 _PUBLISHED = re.compile(r'["\']\w*(report|announce|release|filed|filing|publish|avail)\w*["\']', re.I)
 
 @patch
+def published_by(self:Analyser, col) -> str|None:
+    "The publication column's name (quoted) when `col` names a period's end and the notebook also dates publication; else None."
+    if not (isinstance(col, str) and _PERIOD_END.match(col)): return None
+    return next((m[0] for s, _ in self.cells for m in [_PUBLISHED.search(s)] if m), None)
+
+@patch
+def asof_period(self:Analyser, n, col:str):
+    "`pd.merge_asof(prices, reports, left_on='date', right_on='period_end')`: each report is attached from its period's end on."
+    self.find('look_ahead', 1, self.loc(n), f'`merge_asof` attaches each row from `{col}`, the end of the period it describes, while the '
+              f'data also dates its publication ({self.published_by(col)}): rows are used before they were published; match on the publication date')
+
+@patch
 def availability(self:Analyser, n):
     """`ev[ev["period_end"] <= d]`: rows kept by the end of the period they describe, when the data also dates their
     publication (a `report_date` column): at `d` most of them were not yet published."""
     if len(n.ops) != 1 or not isinstance(n.ops[0], (ast.Lt, ast.LtE)) or self.const_of(n.comparators[0]) is not None: return  # a fixed date: a bound
     e = n.left
     col = self.const_of(e.slice) if isinstance(e, ast.Subscript) else e.attr if isinstance(e, ast.Attribute) else None
-    pub = next((m[0] for s, _ in self.cells for m in [_PUBLISHED.search(s)] if m), None) if isinstance(col, str) and _PERIOD_END.match(col) else None
-    if pub is None: return
+    pub = self.published_by(col)
+    if not pub: return
     self.find('look_ahead', 1, self.loc(n), f'rows are kept by `{col}`, the end of the period they describe, while the data also dates '
               f'their publication ({pub}): at the date compared with, many were not yet published; select by the publication date')
