@@ -43,7 +43,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     "A sample date written to a name or key with a date role, compared with the hypothesis (a week of tolerance)."
     d = as_date(value)
     if d is None or self.hyp is None or self.depth > 0 or self.stated(d): return
-    if role == 'end' and _IS_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
+    if role == 'end' and (_IS_COL.search(name) or _IS_PART.search(name)) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
     # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
     h = self.hdate(role)
     if role == 'start':
@@ -115,7 +115,7 @@ def fold_rows(spans:list) -> bool:
     s = sorted(spans)
     return all(a[1] < b[0] for a, b in zip(s, s[1:])) or (len({a for a, _ in s}) == 1 and len({b for _, b in s}) == len(s))
 
-_IS_PART = re.compile(r'(^|_)(form|formation|is|ins|insample|train|training|fit|est|estimation|calib|calibration)(_|$)', re.I)  # names of the in-sample part
+_IS_PART = re.compile(r'(^|_)(form|formation|fit|est|calib|calibration)(_|$)', re.I)  # in-sample names beyond `_IS_COL`'s (`FORM_END`)
 
 def year_columns(a:date, b:date) -> bool:
     "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
