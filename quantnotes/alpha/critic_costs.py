@@ -145,11 +145,36 @@ def subtracts_cost(trees) -> bool:
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
     return False
 
+# %% ../../nbs/14_critic_costs.ipynb #f911dfcc
+_BPS_N = re.compile(r'(?i)(^|_)(bps?|basis_?points?)($|_)')
+_COST_WORD = re.compile(r'(?i)cost|fee|spread|slip|commission|(^|_)tc($|_)')
+
+def _bps_units(tree) -> list:
+    "Lines where a cost in basis points is turned into a fraction by more than 1e4 (`COST_BPS / 1e5`, `fee_bp * 1e-5`)."
+    out = []
+    for n in ast.walk(tree):
+        if not (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.Mult))): continue
+        for x, y in ((n.left, n.right), (n.right, n.left)):
+            v = y.value if isinstance(y, ast.Constant) and isinstance(y.value, (int, float)) and not isinstance(y.value, bool) else None
+            if v is None or not ((isinstance(n.op, ast.Div) and x is n.left and v >= 1e5) or (isinstance(n.op, ast.Mult) and 0 < v <= 1e-5)): continue
+            names = [z.id if isinstance(z, ast.Name) else z.attr for z in ast.walk(x) if isinstance(z, (ast.Name, ast.Attribute))]
+            if any(_BPS_N.search(m) and _COST_WORD.search(m) for m in names): out.append(n.lineno)
+    return sorted(set(out))
+
+@patch
+def bps_units(self:Analyser):
+    "A cost in basis points divided by 1e5 (or more): one basis point is 1e-4, so only a tenth (or less) of the cost is charged."
+    for ci, t in self.trees.items():
+        for ln in _bps_units(t):
+            self.find('cost_omission', 1, (ci, ln), 'a cost quoted in basis points is converted with a factor beyond 1e4 here: one basis '
+                      'point is 1e-4, so the charge is a tenth or less of the stated cost')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):
     "Costs, judged once the whole notebook is read: zero costs, no cost term at all, or a reported statistic computed gross."
     self.cost_table_gaps()
+    self.bps_units()
     if self.cost_zero and not self.cost_nonzero:
         for loc in self.cost_zero:
             self.find('cost_omission', 1, loc, 'the transaction cost is set to zero: every reported return is gross')

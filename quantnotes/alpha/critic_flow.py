@@ -63,6 +63,8 @@ class Info:
     rowcols: Optional[list] = None  # a table gathered from literal rows (`[[ir_is, ir_oos] for L in GRID]`): what each column holds
     xrank: bool = False  # ranks or percentiles across assets on each date: against a threshold they pick names, not dates
     evwin: bool = False  # row numbers of event windows, events by offsets (`t[:, None] + lags[None, :]`): what they gather is not dated
+    count: bool = False  # a number of observations (`.count()`, `.groupby(...).size()`, their rolling sums): against a threshold, coverage
+    clock: bool = False  # times on a date index (`dates + pd.Timedelta(hours=16)`), or a table of only those and the dates: a calendar, no data
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
 def _lead(a):
@@ -87,6 +89,10 @@ def merge(*infos:Info) -> Info:
                 netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
                 xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs),
                 tslice=bool(timed) and all(i.tslice for i in timed))  # windows combined with windows: still a window
+
+def _calendar(i:Info) -> bool:
+    "Dates, times on them, or a table of only those (`pd.DataFrame({'session': dates, 'close': dates + pd.Timedelta(hours=16)})`)."
+    return bool(i.clock or i.index == 'index' or (i.colinfo and all(c.clock or c.index == 'index' for c in i.colinfo.values())))
 
 # %% ../../nbs/14_critic.ipynb #36ea4ab2
 _DATE_RE = re.compile(r'^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$')
@@ -229,6 +235,7 @@ _NO_PROP = {'rolling', 'expanding', 'ewm', 'shift', 'pct_change', 'diff', 'round
 _ROWWISE = {'fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype', 'query'}  # `query` picks rows
 _CALENDAR_M = {'to_period', 'to_series', 'to_timestamp', 'normalize', 'strftime', 'to_list', 'tolist', 'floor', 'ceil',
                'unique', 'drop_duplicates', 'to_numpy', 'asfreq'}
+_CLOCK_M = _CALENDAR_M | {'tz_localize', 'tz_convert', 'rename_axis', 'reset_index', 'rename', 'to_frame', 'astype', 'sort_values', 'copy'}
 _REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'skew', 'kurt', 'kurtosis', 'count', 'quantile', 'sem',
            'mad', 'prod', 'any', 'all', 'nunique', 'corr', 'cov', 'describe', 'idxmax', 'idxmin', 'argmax', 'argmin'}
 _NP_REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'nanmean', 'nanstd', 'nanvar', 'nansum', 'nanmedian',
@@ -491,7 +498,15 @@ def time_var(self:Analyser, it_node, target) -> set:
             and isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name)):
         x = self.env.get(it_node.args[0].id) if isinstance(it_node.args[0], ast.Name) else None
         if x is not None and (x.index == 'index' or (x.lead is not None and x.lead > -INF)): return {target.elts[0].id}  # `for i, d in enumerate(dates)`
+    if isinstance(target, ast.Name) and _row_numbers(it_node): return {target.id}  # `for t in np.flatnonzero(is_qend)`: rows of dated passes
     return set()
+
+def _row_numbers(n) -> bool:
+    "`np.arange(a, b)`, `np.flatnonzero(mask)`, `np.nonzero(mask)[0]`, `np.where(mask)[0]`: row numbers to loop over."
+    if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == 0: n, one = n.value, True
+    else: one = False
+    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)): return False
+    return n.func.attr in ('arange', 'flatnonzero') and not one or (one and n.func.attr in ('nonzero', 'where') and len(n.args) == 1)
 
 @patch
 def row_number(self:Analyser, node) -> bool:
@@ -645,7 +660,7 @@ def ev_Compare(self:Analyser, n):
         flip = {'Lt': 'Gt', 'LtE': 'GtE', 'Gt': 'Lt', 'GtE': 'LtE'}.get(opn, opn)
         i.mask = dict(kind='date', conds=[(flip, as_date(left.const), r.index, left.const)], neg=False); i.lead = None
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
-    elif opn == 'Eq' and r.const == 0 and r.const is not False: pass  # `side == 0`: where a signal is flat, not a regime
+    elif opn in ('Eq', 'NotEq') and r.const == 0 and r.const is not False: pass  # `side == 0`, `score != 0`: where a signal is flat or not, not a regime
     elif any(_length(x) for x in (n.left, *n.comparators)): pass  # `t + h < len(dates)`: a bounds check, not a regime
     elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)) or \
             any(x.index == 'index' and isinstance(e, ast.Subscript) and isinstance(self.const_of(e.slice), int)
@@ -653,7 +668,7 @@ def ev_Compare(self:Analyser, n):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
-    elif _coverage(n.left): pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
+    elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
@@ -732,6 +747,20 @@ def _steps_apart(a, b) -> bool:
     (va, ka), (vb, kb) = split(a.slice), split(b.slice)
     return va is not None and va == vb and ka != kb
 
+def _rows_apart(a, b) -> int|None:
+    "`x[s:] - x[:-s]` or `x[t[s:], j] / x[t[:-s], j]`: the rows of one array `s` apart, later rows first; `s`, else None."
+    if not (isinstance(a, ast.Subscript) and isinstance(b, ast.Subscript)) or ast.dump(a.value) != ast.dump(b.value): return None
+    ea, eb = (list(x.slice.elts) if isinstance(x.slice, ast.Tuple) else [x.slice] for x in (a, b))
+    if len(ea) != len(eb) or not ea or any(ast.dump(x) != ast.dump(y) for x, y in zip(ea[1:], eb[1:])): return None
+    ra, rb = ea[0], eb[0]
+    if isinstance(ra, ast.Subscript) and isinstance(rb, ast.Subscript) and ast.dump(ra.value) == ast.dump(rb.value):
+        ra, rb = ra.slice, rb.slice  # `t[1:]` and `t[:-1]`: row numbers, one apart
+    if not (isinstance(ra, ast.Slice) and isinstance(rb, ast.Slice)) or ra.step or rb.step or ra.upper or rb.lower: return None
+    lo = ra.lower.value if isinstance(ra.lower, ast.Constant) else None
+    up = rb.upper
+    hi = up.operand.value if isinstance(up, ast.UnaryOp) and isinstance(up.op, ast.USub) and isinstance(up.operand, ast.Constant) else None
+    return lo if isinstance(lo, int) and lo > 0 and lo == hi else None
+
 # %% ../../nbs/14_critic.ipynb #256760c0
 @patch
 def arith(self:Analyser, node, op, a, b, na=None, nb=None):
@@ -750,9 +779,18 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         lo, hi = (a, b) if _lead(a.lead) <= _lead(b.lead) else (b, a)
         if lo.lead <= -1 and hi.lead >= 0 and not lo.mask and not hi.mask and not self._same_base(na, nb): i.mix = loc
     if op in ('Mult', 'Div') and (a.ret and b.lead is None or b.ret and a.lead is None): i.ret = True
+    if op == 'Add' and a.count and b.count: i.count = True  # `up + down`: revisions counted either way
+    if op in ('Add', 'Sub') and (_calendar(a) and b.lead is None or _calendar(b) and a.lead is None and op == 'Add'): i.clock = True  # a time on each date
     elif op in ('Mult', 'Div', 'Pow') and i.ret and not (a.ret and b.ret): i.ret = False if (a.lead is not None and b.lead is not None) else i.ret
     if op == 'Pow': i.ret = False  # `r ** 2`: a variance's building block, not a payoff
     if op == 'Div' and na is not None and nb is not None and self._is_simple_return(na, nb): i.ret = True; i.mix = a.mix; i.lagged = a.lagged
+    s = _rows_apart(na, nb) if op in ('Sub', 'Div') and not (a.ret or a.pnl or b.ret or b.pnl) else None
+    if s:  # `lp[1:] - lp[:-1]`, `p[t[1:]] / p[t[:-1]]`: a change over s rows, dated at the later row; one row: a return (`np.diff`)
+        i.mix = None
+        if s == 1: i.ret = True
+        if s == 1 and op == 'Sub': i.turnover = i.signed = True
+        base = self.env.get(na.value.id) if isinstance(na.value, ast.Name) else None
+        if base is not None and base.lead is not None: i.lead = max(_lead(i.lead), base.lead + s)
     if i.ret: i.mix = None
     if op == 'Sub' and (a.pnl or a.ret) and (b.cost or b.turnover) and not b.pnl:
         i.net = True; i.cost = False; self.any_net = True
@@ -833,6 +871,8 @@ def _root(e) -> str|None:
 
 # %% ../../nbs/14_critic.ipynb #74eaa4e0
 _COUNTS = {'count', 'notna', 'notnull', 'isna', 'isnull', 'size', 'nunique'}
+_COUNT_KEEP = {'rolling', 'expanding', 'resample', 'groupby', 'sum', 'cumsum', 'min', 'max', 'reindex', 'reindex_like', 'fillna', 'ffill',
+               'unstack', 'stack', 'astype', 'shift', 'sort_index', 'copy', 'clip', 'droplevel', 'rename', 'rename_axis', 'to_numpy'}
 
 def _coverage(node) -> bool:
     "Whether a compared expression counts observations (`.count()`, `.notna().sum()`): a filter on data coverage, not on a market state."
@@ -864,6 +904,9 @@ def years_period(self:Analyser, label:str) -> str|None:
 @patch
 def _subscript(self:Analyser, n):
     "`x[key]`: slices, masks, columns and items."
+    if isinstance(n.value, ast.Attribute) and n.value.attr == 'r_' and isinstance(n.value.value, ast.Name):  # `np.r_[np.nan, r]`: a stack
+        elts = n.slice.elts if isinstance(n.slice, ast.Tuple) else [n.slice]
+        return Info(np=True) if any(isinstance(e, ast.Slice) for e in elts) else self._stacked(elts)
     acc = n.value.attr if isinstance(n.value, ast.Attribute) and n.value.attr in ('loc', 'iloc', 'at', 'iat') else None
     base_node = n.value.value if acc else n.value
     base = self.ev(base_node)
@@ -1174,6 +1217,24 @@ def unpacked(self:Analyser, it) -> Info|None:
 
 # %% ../../nbs/14_critic.ipynb #821c2474
 @patch
+def zipped_dates(self:Analyser, it, target) -> dict:
+    "`for d0, d1 in zip(dates[:-1], dates[1:])` (or inside `enumerate`): each name's date, in rows after the earliest one's."
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == 'enumerate' and it.args and \
+            isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        it, target = it.args[0], target.elts[1]
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == 'zip' and isinstance(target, ast.Tuple)
+            and len(it.args) == len(target.elts) >= 2): return {}
+    offs, base = {}, None
+    for a, t in zip(it.args, target.elts):
+        sl = a.slice if isinstance(a, ast.Subscript) and isinstance(a.slice, ast.Slice) else None
+        root = a.value if sl is not None else a
+        if not isinstance(t, ast.Name) or (base is not None and ast.dump(root) != ast.dump(base)) or self.ev(root).index != 'index': return {}
+        base, lo = root, self.const_of(sl.lower) if sl is not None and sl.lower is not None else 0
+        if not isinstance(lo, int) or lo < 0: return {}
+        offs[t.id] = lo
+    return {k: v - min(offs.values()) for k, v in offs.items()}
+
+@patch
 def ex_For(self:Analyser, s):
     "`for`: bind the target to an element of the iterable and run the body once (inside a loop)."
     it = self.ev(s.iter)
@@ -1184,6 +1245,7 @@ def ex_For(self:Analyser, s):
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
     before, dates_before = set(self.tvars), dict(self.date_offsets)
+    for name, off in self.zipped_dates(s.iter, s.target).items(): self.date_vars.add(name); self.date_offsets[name] = off
     self.in_loop += 1; self.tvars |= self.time_var(s.iter, s.target)
     try: self.block(s.body)
     finally: self.in_loop -= 1; self.tvars, self.date_offsets = before, dates_before  # and the rows and dates derived from it inside the loop
@@ -1513,6 +1575,7 @@ def call_name(self:Analyser, n, name):
         if name in ('list', 'tuple') and len(xs) == 1 and xs[0].colinfo and xs[0].rest is None and xs[0].lead is not None \
                 and isinstance(n.args[0], ast.Name) and isinstance(xs[0].items, list):  # `list(feats)`: the keys of a dict literal
             return Info(const=list(xs[0].colinfo))
+        if name in ('list', 'tuple', 'sorted') and len(xs) == 1 and xs[0].index: return replace(xs[0], const=None, pending=None)  # `list(px.index)`
         if name in ('list', 'tuple', 'sorted', 'enumerate', 'zip'): return replace(i, const=None, pending=None)
         return replace(i, const=None, pending=None) if i.lead is not None else Info()
     xs = self.args_info(n)
@@ -1568,13 +1631,35 @@ def inline(self:Analyser, n, fn,
         x = data[0] if data else ret if this is not None else None
         if x is not None and (x.pnl or x.ret): self.sink(n, x)
         ret = replace(ret, stat=True, lead=None, leak=None, period=x.period if x is not None else ret.period, pnl=False)
+    if _simulator(node) and ret.lead is not None:  # what a simulator draws is the world the notebook studies, dated by its rows
+        ret = replace(ret, lead=0., leak=None, mix=None)
     return ret
 
 # %% ../../nbs/14_critic.ipynb #0d10aa4b
+_SIM_FN = re.compile(r'^(simulate|sim_|generate|gen_|synth|make_(synthetic|fake|data|events|panel|prices|releases|news))', re.I)
+_RNG = {'default_rng', 'RandomState', 'standard_normal', 'normal', 'random', 'uniform', 'poisson', 'choice', 'integers', 'exponential'}
+
+def _simulator(node) -> bool:
+    "A function that makes synthetic data: named so (`simulate_releases`) and drawing random numbers."
+    return bool(_SIM_FN.search(getattr(node, 'name', '') or '')) and any(
+        isinstance(x, ast.Attribute) and x.attr in _RNG for x in ast.walk(node))
+
+_GROSS_N = re.compile(r'(?i)(^|[^a-z])gross([^a-z]|$)')
+
+@patch
+def _labelled_gross(self:Analyser, n) -> bool:
+    "Whether the call `n` is stored under a label that says gross: a dict key, a keyword or a variable (`gross_ir = ir(g)`)."
+    for p in ast.walk(self.trees.get(self.cell) or ast.Module(body=[], type_ignores=[])):
+        if isinstance(p, ast.Dict) and any(v is n and isinstance(k, ast.Constant) and isinstance(k.value, str) and _GROSS_N.search(k.value)
+                                           for k, v in zip(p.keys, p.values)): return True
+        if isinstance(p, ast.keyword) and p.value is n and p.arg and _GROSS_N.search(p.arg): return True
+        if isinstance(p, ast.Assign) and p.value is n and any(isinstance(t, ast.Name) and _GROSS_N.search(t.id) for t in p.targets): return True
+    return False
+
 @patch
 def sink(self:Analyser, n, x:Info):
-    "A performance statistic computed on `x`."
-    net = x.net or any(c.net for c in (x.colinfo or {}).values())  # a whole frame that carries a net column
+    "A performance statistic computed on `x`; one labelled gross (`{'gross IR': ir(g)}`) is gross on purpose and counts as net."
+    net = x.net or any(c.net for c in (x.colinfo or {}).values()) or self._labelled_gross(n)  # a whole frame that carries a net column
     self.sinks.append((self.loc(n), x.period, net, x.pnl, self.in_loop > 0))
     if x.filt: self.applied_filter(x.filt, sink=True)
 
@@ -1590,10 +1675,12 @@ def call_method(self:Analyser, n, m, recv:Info, recv_node):
         fit, tr = _method(recv.obj['mro'], 'fit'), _method(recv.obj['mro'], 'transform')
         if m == 'fit_transform' and fit and tr:  # a scikit-learn mixin's: fit, then transform
             self.inline(n, fit[:2], this=this, owner=fit[2]); return self.inline(n, tr[:2], this=this, owner=tr[2])
-    for h in (self._m_model, self._m_window, self._m_lag, self._m_future, self._m_arith, self._m_mask, self._m_frame, self._m_select):
+    for h in (self._m_model, self._m_window, self._m_lag, self._m_future, self._m_arith, self._m_mask, self._m_frame, self._m_select, self._m_generic):
         out = h(n, m, recv, recv_node, loc, arg0)
-        if out is not None: return out
-    return self._m_generic(n, m, recv, recv_node, loc, arg0)
+        if out is not None: break
+    agg = self.const_of(self.kw(n, 'aggfunc')) if m in ('pivot_table', 'agg', 'aggregate') else None
+    count = m in _COUNTS or agg in ('count', 'size', 'nunique') or (recv.count and m in _COUNT_KEEP)
+    return replace(out, count=count) if out.count != count else out
 
 # %% ../../nbs/14_critic.ipynb #9d2f6b31
 @patch
@@ -1671,6 +1758,22 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         return replace(recv, win=('groupby', by), pending=None)
 
 # %% ../../nbs/14_critic.ipynb #d07cdb8c
+def _reversed(n):
+    "`x.iloc[::-1]` or `x[::-1]`: the rows in reverse order; the reversed value, else None."
+    if not (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Slice) and n.slice.lower is None and n.slice.upper is None): return None
+    st = n.slice.step
+    if not (isinstance(st, ast.UnaryOp) and isinstance(st.op, ast.USub) and isinstance(st.operand, ast.Constant) and st.operand.value == 1): return None
+    return n.value.value if isinstance(n.value, ast.Attribute) and n.value.attr == 'iloc' else n.value
+
+def _reverse_cum(n) -> bool:
+    """`d.iloc[::-1].cumsum().iloc[::-1]`: the changes still to come, summed backwards from the last row. Subtracted from the
+    last price (`last - rev.shift(-1)`) it is the difference back-adjusted series of a futures roll: a constant plus the past's
+    cumulative sum, whose changes are the data's own. Its level is set by the last row, so a signal on that level (a ratio of two
+    back-adjusted prices) is not followed; moving-average gaps and changes, what back-adjusted series are used for, are right."""
+    inner = _reversed(n)
+    return isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in ('cumsum', 'cumprod') \
+        and _reversed(inner.func.value) is not None
+
 @patch
 def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "`shift(k)` moves a series k rows back in time (lead − k); `pct_change`/`diff` make one-period returns or, on positions, turnover."
@@ -1681,6 +1784,7 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         self.note_window(int(k))
         if recv.lead is None: return recv
         if recv.index: return replace(recv, pending=None, const=None)  # the calendar is known in advance: next row's date is no news
+        if k < 0 and _reverse_cum(recv_node): return replace(recv, pending=None, const=None)  # a back-adjustment: see `_reverse_cum`
         out = replace(recv, lead=recv.lead - k, pending=None, const=None, colinfo=None)
         if k > 0: out.lagged = True
         if k < 0: out.leak = (loc, f'`.shift({int(k)})` moves values {int(-k)} period(s) back in time')
@@ -1894,6 +1998,7 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
             if (getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False):
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
     out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
+    out.clock = (recv.clock or bool(recv.index)) and m in _CLOCK_M and not (recv.ret or recv.pnl)
     out.pending = recv.pending
     out.mask = recv.mask
     return out
@@ -1919,7 +2024,20 @@ def _const_rows(self:Analyser, node) -> int|None:
         if not isinstance(sh, (ast.Tuple, ast.List)): return 1  # a vector is one row of a stack
         k = self.const_of(sh.elts[0]) if sh.elts else None
         return k if isinstance(k, int) and not isinstance(k, bool) else None
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool): return 1
+    if isinstance(node, ast.Attribute) and node.attr in ('nan', 'NaN', 'inf'): return 1  # `np.r_[np.nan, x]`: one blank row
+    if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(self._const_rows(e) == 1 for e in node.elts): return len(node.elts)
     return None
+
+@patch
+def _stacked(self:Analyser, elts) -> Info:
+    "Arrays stacked on top of one another: rows stacked above an array move it down, so its lead falls by that many rows."
+    parts, top = [], 0
+    for e in elts:
+        pi = self.ev(e)
+        if pi.lead is not None: parts.append(replace(pi, lead=pi.lead - top, leak=pi.leak if pi.lead - top > 0 else None))
+        top += self._const_rows(e) or 0
+    return replace(merge(*parts), np=True, pending=None, const=None) if parts else Info()
 
 # %% ../../nbs/14_critic.ipynb #c3b44a4b
 @patch
@@ -1934,12 +2052,12 @@ def call_np(self:Analyser, n, f):
     if f == 'outer' and len(n.args) == 2 and ast.dump(n.args[0]) == ast.dump(n.args[1]):  # `np.outer(r, r)`: a second moment, like `r ** 2`
         return replace(x, ret=False, pnl=False, pending=None, const=None)
     if f in ('clip', 'minimum', 'maximum') and x.evwin: return Info(evwin=True)  # event windows kept inside the data
-    if f in ('sqrt', 'log', 'exp', 'log1p', 'abs', 'sign', 'tanh', 'clip', 'nan_to_num', 'maximum', 'minimum', 'floor', 'ceil', 'round', 'square'):
+    if f in ('sqrt', 'log', 'exp', 'log1p', 'expm1', 'abs', 'sign', 'tanh', 'clip', 'nan_to_num', 'maximum', 'minimum', 'floor', 'ceil', 'round', 'square'):
         if all(i.lead is None for i in xs) and not (f in ('abs', 'square') and (x.turnover or x.netsum)):  # one row's trades keep their size
             try: return Info(const=getattr(math, {'abs': 'fabs'}.get(f, f))(x.const)) if isinstance(x.const, (int, float)) else Info()
             except Exception: return Info()
         out = merge(*[i for i in xs if i.lead is not None]) if f in ('maximum', 'minimum') else replace(x, pending=None, const=None)
-        out.ret = x.ret and f in ('log', 'log1p', 'exp')
+        out.ret = x.ret and f in ('log', 'log1p', 'exp', 'expm1')
         out.turnover = x.turnover and f == 'abs'
         if f in ('abs', 'square'): out.signed, out.netted = False, x.netsum or x.netted
         return out
@@ -1963,12 +2081,7 @@ def call_np(self:Analyser, n, f):
         return out
     if f in ('vstack', 'row_stack', 'concatenate') and n.args and isinstance(n.args[0], (ast.List, ast.Tuple)) and \
             (f != 'concatenate' or self.const_of(self.kw(n, 'axis')) in (None, 0)):
-        parts, top = [], 0  # rows stacked on top move the rows below them down: their lead falls by that many rows
-        for e in n.args[0].elts:
-            pi = self.ev(e)
-            if pi.lead is not None: parts.append(replace(pi, lead=pi.lead - top, leak=pi.leak if pi.lead - top > 0 else None))
-            top += self._const_rows(e) or 0
-        return replace(merge(*parts), np=True, pending=None, const=None) if parts else Info()
+        return self._stacked(n.args[0].elts)
     if f == 'roll':
         k = self.const_of(n.args[1]) if len(n.args) > 1 else self.const_of(self.kw(n, 'shift'))
         if not isinstance(k, int) or x.lead is None: return x
@@ -2025,7 +2138,8 @@ def call_pd(self:Analyser, n, f):
                        'the end of the period they describe, while the data also dates their publication: rows are attached before they were published'))
     if f == 'merge_asof' and len(xs) >= 2 and kws.get('direction', Info()).const in ('nearest', 'forward'):  # later rows attached
         out = merge(xs[0], xs[1])
-        if out.lead is None: return out
+        if out.lead is None or (_calendar(xs[1]) and kws['direction'].const == 'forward'): return out  # each event given the first
+        # session closing after it: a calendar, no data; `nearest` may give it a session that closed before it was published
         d = kws['direction'].const
         return replace(out, lead=out.lead + 1, pending=None, const=None,
                        leak=(loc, f'`merge_asof(direction="{d}")` attaches rows dated after each date'))
@@ -2058,6 +2172,8 @@ def call_pd(self:Analyser, n, f):
         out.np, out.pending, out.const, out.items = False, None, None, None
         out.ret, out.pnl, out.net, out.stat = data.ret, data.pnl, data.net, data.stat
         out.colinfo = data.colinfo if f == 'DataFrame' else None
+        out.clock = _calendar(data) if f == 'DataFrame' else (data.clock or bool(data.index))
+        if f == 'Series' and data.index: out.index = data.index  # `pd.Series(dates, index=dates)`: still the calendar
         return out
     if f.startswith('read_'):
         return Info(lead=0.)

@@ -55,7 +55,7 @@ _CCY_SHAPE = re.compile(r'[A-Z]{3}')  # what a currency code looks like
 _TICKER = re.compile(r'[A-Z0-9][A-Z0-9._\-]{0,9}')  # a ticker: 1-10 of A-Z, 0-9, '.', '-', '_' (BRK.B, RDS-A, BRK_B, 7203)
 
 def _universe_entry(x, # one universe entry
-                    currencies:bool, # the universe is a currency universe (every entry is three capital letters)
+                    currencies:bool, # the universe is a currency universe (three capital letters each, one a known code)
                    ) -> str:
     "`x` if it is a valid universe entry, else a `ValueError` naming it (and only it)."
     if not isinstance(x, str): raise ValueError(f'universe entry {x!r} is not a string')
@@ -85,7 +85,8 @@ class Sample(BaseModel):
     @field_validator('universe')
     @classmethod
     def _codes(cls, v):
-        for x in v: _universe_entry(x, currencies=all(_CCY_SHAPE.fullmatch(str(y)) for y in v))
+        ccy = all(_CCY_SHAPE.fullmatch(str(y)) for y in v) and any(y in ISO_CURRENCIES for y in v)
+        for x in v: _universe_entry(x, currencies=ccy)
         dup = next((x for i, x in enumerate(v) if x in v[:i]), None)
         if dup is not None: raise ValueError(f'universe lists {dup!r} twice')
         return v
