@@ -842,12 +842,17 @@ def _is_simple_return(self:Analyser, num, den) -> bool:
     return lag1(den, num) or lag1(num, den)
 
 # %% ../../nbs/14_critic.ipynb #bd7591e6
+_COST_TARGET = re.compile(r'(?i)(^|_)(costs?|fees?|commissions?|slippage|tc|tcost)($|_)')
+
 @patch
 def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
     "A position times a return: the position must be known one period before the return is earned."
     if a.ret == b.ret or a.pnl or b.pnl: return None
     pos, r = (a, b) if b.ret else (b, a)
     if pos.cost or pos.stat: return None
+    if any(_COST_TARGET.search(w or '') for w in self.writing):  # `hedge_cost = HS * (hedge.diff() * px)`: trades times a price, a cost
+        return Info(lead=max(_lead(pos.lead), _lead(r.lead)), cost=True, turnover=True, signed=pos.signed or r.signed, np=pos.np or r.np,
+                    names=pos.names | r.names)
     loc = self.loc(node)
     self.products.append(loc)
     self.check_lag(loc, pos, r)
@@ -1851,10 +1856,11 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return replace(recv, mask=dict(kind='regime', names=recv.names, literal=True, neg=False), ret=False, pnl=False)
     if m in ('where', 'mask'):
         cond = self.ev(arg0) if arg0 is not None else Info()
-        rest = [self.ev(a) for a in n.args[1:]]
+        rest = [self.ev(a) for a in n.args[1:]] + [self.ev(k.value) for k in n.keywords if k.arg == 'other']
         out = merge(recv, replace(cond, mask=None), *rest)
         out.ret, out.pnl, out.net, out.cols = recv.ret, recv.pnl, recv.net, recv.cols
-        if cond.mask: out.pending = (loc, cond.mask['kind'], cond.mask)
+        swap = bool(rest) and rest[0].lead is not None  # `value.where(alive, payoff)`: one series or another, date by date: nothing dropped
+        if cond.mask and not swap: out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
     if m == 'drop':
         idx = self.kw(n, 'index', 0)
