@@ -38,7 +38,14 @@ def branch_costs(self:Analyser, s, before, after_body, after_else):
 @patch
 def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
     "Legs of `pnl` whose trading `cost` does not follow: a finding on the line that subtracts the cost."
-    if self.depth > 0 or not pnl.legs or pnl.net: return  # a P&L already net of its legs' costs, charged again on top (an allocation)
+    if self.depth > 0 or pnl.net: return  # a P&L already net of its legs' costs, charged again on top (an allocation)
+    assets = set(self.hyp.sample.universe) if self.hyp is not None else set()
+    for v in sorted({v for v, _ in cost.colsel} & pnl.names):  # a book of the universe's assets the P&L holds whole, charged on some
+        paid, every = {c for u, c in cost.colsel if u == v}, set((self.env.get(v) or Info()).cols or ())
+        if every - paid and every <= assets and not self.env[v].ret:
+            return self.find('cost_omission', 1, self.loc(node), f'the P&L holds every column of {v}, but the cost subtracted here follows '
+                             f'the trading of {", ".join(sorted(paid))} only: {", ".join(sorted(every - paid))} trade and pay nothing')
+    if not pnl.legs: return
     seen = cost.names
     anc = lambda v: (self.env.get(v) or Info()).names
     pos = {v for v in seen if self._position_like(self.env.get(v))}

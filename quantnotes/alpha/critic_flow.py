@@ -64,6 +64,7 @@ class Info:
     xrank: bool = False  # ranks or percentiles across assets on each date: against a threshold they pick names, not dates
     evwin: bool = False  # row numbers of event windows, events by offsets (`t[:, None] + lags[None, :]`): what they gather is not dated
     count: bool = False  # a number of observations (`.count()`, `.groupby(...).size()`, their rolling sums): against a threshold, coverage
+    colsel: frozenset = frozenset()  # (frame, column): the trading of one column of a frame of several (`w["AUD"].diff()`)
     clock: bool = False  # times on a date index (`dates + pd.Timedelta(hours=16)`), or a table of only those and the dates: a calendar, no data
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -87,7 +88,7 @@ def merge(*infos:Info) -> Info:
                 np=any(i.np for i in xs), names=frozenset().union(*(i.names for i in xs)), legs=frozenset().union(*(i.legs for i in xs)),
                 xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
                 netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
-                xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs),
+                xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs), colsel=frozenset().union(*(i.colsel for i in xs)),
                 tslice=bool(timed) and all(i.tslice for i in timed))  # windows combined with windows: still a window
 
 def _calendar(i:Info) -> bool:
@@ -1801,6 +1802,9 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         if isinstance(k, int): self.note_window(k)
         out = replace(recv, ret=(k == 1) and not recv.pnl, pending=None, const=None, stat=False)
         if m == 'diff' and not recv.ret and not recv.pnl and k == 1: out.turnover = out.signed = True
+        if out.turnover and isinstance(recv_node, ast.Subscript) and isinstance(recv_node.value, ast.Name) and \
+                isinstance(self.const_of(recv_node.slice), str) and len((self.env.get(recv_node.value.id) or Info()).cols or ()) > 1:
+            out.colsel = frozenset([(recv_node.value.id, self.const_of(recv_node.slice))])  # `w["AUD"].diff()`: one column's trades
         if m == 'diff' and recv.ret: out.ret = False
         if isinstance(k, int) and k < 0 and recv.lead is not None:
             out.lead = recv.lead - k; out.leak = (loc, f'`.{m}({k})` looks {-k} period(s) ahead')
