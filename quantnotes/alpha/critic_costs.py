@@ -154,7 +154,7 @@ def subtracts_cost(trees) -> bool:
 
 # %% ../../nbs/14_critic_costs.ipynb #f911dfcc
 _BPS_N = re.compile(r'(?i)(^|_)(bps?|basis_?points?)($|_)')
-_COST_WORD = re.compile(r'(?i)cost|fee|spread|slip|commission|(^|_)tc($|_)')
+_COST_WORD = re.compile(_COSTY.pattern + r'|spread|slip')  # `_COSTY`, and spreads
 
 def _bps_units(tree) -> list:
     "Lines where a cost in basis points is turned into a fraction by more than 1e4 (`COST_BPS / 1e5`, `fee_bp * 1e-5`)."

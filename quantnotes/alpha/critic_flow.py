@@ -780,9 +780,9 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         lo, hi = (a, b) if _lead(a.lead) <= _lead(b.lead) else (b, a)
         if lo.lead <= -1 and hi.lead >= 0 and not lo.mask and not hi.mask and not self._same_base(na, nb): i.mix = loc
     if op in ('Mult', 'Div') and (a.ret and b.lead is None or b.ret and a.lead is None): i.ret = True
+    elif op in ('Mult', 'Div', 'Pow') and i.ret and not (a.ret and b.ret): i.ret = False if (a.lead is not None and b.lead is not None) else i.ret
     if op == 'Add' and a.count and b.count: i.count = True  # `up + down`: revisions counted either way
     if op in ('Add', 'Sub') and (_calendar(a) and b.lead is None or _calendar(b) and a.lead is None and op == 'Add'): i.clock = True  # a time on each date
-    elif op in ('Mult', 'Div', 'Pow') and i.ret and not (a.ret and b.ret): i.ret = False if (a.lead is not None and b.lead is not None) else i.ret
     if op == 'Pow': i.ret = False  # `r ** 2`: a variance's building block, not a payoff
     if op == 'Div' and na is not None and nb is not None and self._is_simple_return(na, nb): i.ret = True; i.mix = a.mix; i.lagged = a.lagged
     s = _rows_apart(na, nb) if op in ('Sub', 'Div') and not (a.ret or a.pnl or b.ret or b.pnl) else None
@@ -844,6 +844,7 @@ def _is_simple_return(self:Analyser, num, den) -> bool:
 
 # %% ../../nbs/14_critic.ipynb #bd7591e6
 _COST_TARGET = re.compile(r'(?i)(^|_)(costs?|fees?|commissions?|slippage|tc|tcost)($|_)')
+_NET_WORD = re.compile(r'(?i)net|pnl|ret|gross|after')  # `pnl_after_cost`, `net_of_fees`: a P&L named for its costs
 
 @patch
 def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
@@ -851,7 +852,7 @@ def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
     if a.ret == b.ret or a.pnl or b.pnl: return None
     pos, r = (a, b) if b.ret else (b, a)
     if pos.cost or pos.stat: return None
-    if any(_COST_TARGET.search(w or '') for w in self.writing):  # `hedge_cost = HS * (hedge.diff() * px)`: trades times a price, a cost
+    if any(_COST_TARGET.search(w or '') and not _NET_WORD.search(w) for w in self.writing):  # `hedge_cost = HS * (hedge.diff() * px)`: trades times a price, a cost
         return Info(lead=max(_lead(pos.lead), _lead(r.lead)), cost=True, turnover=True, signed=pos.signed or r.signed, np=pos.np or r.np,
                     names=pos.names | r.names)
     loc = self.loc(node)
