@@ -45,10 +45,12 @@ def _cached(cache:Path|None, name:str):
     if cache is None: yield; return
     import pickle
     from quantnotes.alpha import critic_dynamic as cd
-    f, orig = Path(cache)/(name.replace('/', '__') + '.pkl'), cd.execute
-    def execute(*a, **k):
+    orig = cd.execute
+    def execute(notebook, cells, sample, modes, **k):
+        ctrl = any(m.get('identity') for _, m in modes)  # the look-ahead's control runs (critic_dynamic.controlled), kept beside the main ones
+        f = Path(cache)/(name.replace('/', '__') + ('.control' if ctrl else '') + '.pkl')
         if f.exists(): return pickle.loads(f.read_bytes())
-        out = orig(*a, **k)
+        out = orig(notebook, cells, sample, modes, **k)
         if not out[0]['base'].get('error'):
             tmp = f.with_suffix('.tmp'); tmp.write_bytes(pickle.dumps(out)); tmp.replace(f)
         return out

@@ -6,6 +6,7 @@ does not run them, and a notebook that cannot run is reviewed statically with a 
 
 Each review starts one sandboxed kernel (isolation 'none': about 20-60 s on a loaded machine)."""
 import json
+import numpy as np, pandas as pd
 import pytest
 from quantnotes.alpha.sandbox import make_notebook
 from quantnotes.alpha.critic_dynamic import dynamic_review, CHECKS
@@ -63,8 +64,30 @@ def test_every_check_fires_on_its_defect_and_is_quiet_on_the_fix(pair):
         assert (cls, cell_of(bad, line)) in got, f'{cls} not found at its cell: {sorted(got)}'
     for f in fb:  # every quote is verbatim from the cell it names
         assert f.quote in ''.join(json.loads(bad.read_text())['cells'][f.cell]['source'])
-    assert info['runs'] == 3 + 5 and info['error'] is None  # base, look-ahead, no-cost, one run per grid value
+    assert info['runs'] == 3 + 5 + 2 and info['error'] is None  # base, look-ahead, no-cost, one run per grid value, and the
+    # look-ahead's control and look-ahead again (made because there is a look-ahead finding)
     assert dynamic_review(good, hyp, isolation='none') == []
+
+def test_a_change_the_probes_make_without_noise_is_no_look_ahead(tmp_path):
+    """A clean notebook whose numbers depend on how pandas stores a frame, not on its values: the look-ahead run's copy
+    of the data (one block instead of one per column) moves its positions before the cut. That stands in for an optimiser
+    that amplifies last-bit differences (a clean notebook of the fifteenth corpus). The control run, the same copies
+    without noise, moves them the same way, so nothing is reported; the run was made, so a finding against the base
+    run existed."""
+    ix = pd.bdate_range('2010-01-01', '2016-12-31')
+    rng = np.random.default_rng(3)
+    pd.DataFrame(100 + rng.standard_normal((len(ix), 3)).cumsum(0), index=ix, columns=list('ABC')).to_csv(tmp_path/'px.csv')
+    (tmp_path/'h.json').write_text(json.dumps(HYP))
+    nb = tmp_path/'layout.ipynb'
+    make_notebook(['import numpy as np\nimport pandas as pd',
+                        'px = pd.read_csv("px.csv", index_col=0, parse_dates=True)\nret = px.pct_change()',
+                        'scale = 1.0 if px._mgr.nblocks > 1 else 0.9  # how the frame is stored, not what it holds\n'
+                        'w = np.sign(ret.rolling(20).mean()).shift(1).fillna(0) * scale\n'
+                        'net = (w * ret).sum(axis=1) - w.diff().abs().sum(axis=1) * 2e-4',
+                        'print(round(net.mean() / net.std() * np.sqrt(252), 3))'], nb)
+    fs, info = dynamic_review(nb, tmp_path/'h.json', checks=('look_ahead',), isolation='none', return_info=True)
+    assert 'control' in info['seconds'] and info['runs'] == 4  # base, look-ahead; then control and look-ahead again
+    assert [f for f in fs if f.defect_class == 'look_ahead'] == []
 
 def test_cli_merges_dynamic_findings(pair):
     bad, _, hyp = pair

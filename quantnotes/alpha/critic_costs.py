@@ -190,7 +190,9 @@ def cost_checks(self:Analyser):
             self.find('cost_omission', 1, loc, 'returns are computed from positions with no transaction-cost term anywhere in the notebook')
     if self.any_net:
         groups = {}
-        for loc, per, net, pnl, loop in self.sinks: groups.setdefault(per or 'full', []).append((loc, net, loop))
+        for loc, per, net, pnl, loop in self.sinks:
+            if loop and not pnl: continue  # a statistic of asset returns inside a time loop: an estimate the signal uses (a covariance), not a result
+            groups.setdefault(per or 'full', []).append((loc, net, loop))
         for per, xs in groups.items():
             head = [x for x in xs if not x[2]]  # computed once (a headline), not inside a sensitivity loop
             xs = [(l, n) for l, n, _ in (head or xs)]

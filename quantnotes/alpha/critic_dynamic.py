@@ -16,8 +16,8 @@ from .critic_flow import trace, stated_ranges, stated_warmup, whole_sample, _IS_
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
-           'look_ahead_findings', 'same_bar_findings', 'sample_findings', 'parameter_findings', 'cost_findings',
-           'collision_findings', 'dynamic_review']
+           'look_ahead_findings', 'controlled', 'same_bar_findings', 'sample_findings', 'parameter_findings',
+           'cost_findings', 'collision_findings', 'dynamic_review']
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #9c9666fd
 _CELLF = '<qn-cell-'
@@ -119,7 +119,9 @@ _S = None  # the state of the run in progress (None outside a run: the probes th
 # %% ../../nbs/14a_critic_dynamic.ipynb #a41c0e7b
 def _noisy(a):
     """`a` (float values dated from the cut on) with noise: `x (1 + 0.1 N)`; values of both signs (returns, P&L) also get
-    `N(0, 10 sd)` added, enough to reorder what is ranked or picked on them (a level times 1.1 barely moves a return)."""
+    `N(0, 10 sd)` added, enough to reorder what is ranked or picked on them (a level times 1.1 barely moves a return).
+    In the control run (`identity` in the mode) the values are copied unchanged: the same copies, no noise."""
+    if _S.mode.get('identity'): return np.array(a, copy=True)
     out = a * (1 + 0.1 * _S.rng.standard_normal(a.shape))
     f = a[np.isfinite(a)]
     if f.size > 1 and f.min() < 0 < f.max(): out = out + 10 * np.std(f) * _S.rng.standard_normal(a.shape)
@@ -1183,6 +1185,23 @@ def look_ahead_findings(res, cells, cut) -> list:
                                     'is perturbed: a value uses information from its future')]
     return []
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #5e077205
+def controlled(notebook, cl, sample, modes, res, info, timeout=600., isolation=None) -> list:
+    """The look-ahead and same-bar findings, confirmed against a control run when there are any: the look-ahead run's
+    mode with the noise switched off (`identity`), so the same copies of the data and nothing else, run as the base of a
+    second harness beside the look-ahead run again. What changes between the two is the perturbation's doing; what changed
+    against the first base run only was numerical noise the notebook amplified (an optimiser started from yesterday's
+    weights, a thread count). `info` counts the two runs."""
+    cells = dict(cl); cut = cut_date(sample)
+    found = look_ahead_findings(res, cells, cut) + same_bar_findings(res, cells)
+    if not found: return found
+    la = dict(modes)['lookahead']
+    c, wall, _ = execute(notebook, cl, sample, [('base', dict(la, identity=True, keep_values=True)), ('lookahead', la)],
+                         timeout=timeout, isolation=isolation)
+    info.update(runs=info['runs'] + 2, wall_s=info['wall_s'] + wall, seconds={**info['seconds'], 'control': c['base'].get('seconds')})
+    if c['base'].get('error') or c.get('lookahead', {}).get('error'): return found  # no control: the findings against the base run stand
+    return look_ahead_findings(c, cells, cut) + same_bar_findings(c, cells)
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #952f5929
 def _token(name:str) -> str:
     "How code names a frame or a long frame's column: `w` for `w`, `w` for `panel.w`, `px` for the returns of `px`."
@@ -1205,6 +1224,13 @@ def same_bar_findings(res, cells) -> list:
                             f"lagging the positions a day fits {sb['r2_lagged']:.3f}), and " + (f"`{sb['position']}` at a date moves when "
                             "only that date's data moves" if sb.get('moved', True) else f"the changes of `{sb['position']}` move with the "
                             f"same day's return (z {sb.get('z', 0):.1f})") + ": each position is scored on the return it was computed from")]
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #44f9b0ef
+def _first_holding(first:int, # the series' first day (days since 1970-01-01)
+                   s0:int, # the sample's start, likewise
+                  ) -> bool:
+    "The series starts within a quarter of the sample start on one of a month's first four days: the day after a first month-end or quarter-end rebalance."
+    return 0 < first - s0 <= 95 and pd.Timestamp(first, unit='D').day <= 4
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1455ead7
 def _origin(base, rec, missing=None, end=None):
@@ -1343,7 +1369,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
         ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol) or (first > day(s0) and live) or \
-            (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks))
+            (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
+            (at_split and _first_holding(first, day(s0)))
         ok_last = at_split
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
             seen.add(('sample_boundary_drift', rec['cell']))
@@ -1582,7 +1609,7 @@ def dynamic_review(notebook:str|Path, # the notebook to review (it is re-execute
                 seconds={k: v.get('seconds') for k, v in res.items()}, cost_fit=(res.get('nocost') or {}).get('fit'))
     f = []
     if not res['base'].get('error'):
-        if 'look_ahead' in checks: f += look_ahead_findings(res, cells, cut_date(sample)) + same_bar_findings(res, cells)
+        if 'look_ahead' in checks: f += controlled(notebook, cl, sample, modes, res, info, timeout, isolation)
         if 'sample' in checks: f += sample_findings(res, cells, sample, warm_days=_warmup(cells, sample))
         if 'costs' in checks and knobs['cost']: f += cost_findings(res, cells, knobs, universe=sample.universe)
         if 'parameters' in checks: f += parameter_findings(res, cells, sample, knobs)

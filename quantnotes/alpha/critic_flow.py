@@ -419,7 +419,8 @@ def ev_Tuple(self:Analyser, n):
     items = [self.ev(e) for e in n.elts]
     i = merge(*items); i.items = items
     if len({x.period for x in items if x.period}) > 1: i.period = None  # `(ir(p[is_]), ir(p[~is_]))`: both periods, neither alone
-    names = [self.const_of(e.elts[0]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 else None for e in n.elts]
+    names = [self.const_of(e.elts[0]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 and not isinstance(self.const_of(e.elts[1]), str)
+             else None for e in n.elts]  # `("vol", f)` names a feature; `("AUD", "NZD")` is a pair of names, repeated at will
     if len(names) > 1 and all(isinstance(k, str) for k in names):  # named pairs, e.g. a feature registry
         for k in {k for k in names if names.count(k) > 1}:
             self.repeated_names([self.loc(e) for kk, e in zip(names, n.elts) if kk == k], k, 'list of named pairs')
@@ -968,6 +969,8 @@ def _subscript(self:Analyser, n):
         elif base.pnl and self.in_print == 0 and self.depth == 0: pass
         if base.pnl and key.mask['kind'] == 'regime': self.breakdowns.append((loc, key.mask.get('names', frozenset())))
         return out
+    if acc == 'loc' and key.index and key.period and base.lead is not None:  # `gross.loc[net.index]`: the rows, and so the period, of `net`
+        return replace(base, period=key.period, pending=None, const=None, items=None)
     k = key.const
     if isinstance(k, str):
         if isinstance(base.const, dict) and k in base.const: return Info(const=base.const[k], cost=bool(_COST_N.search(k)) and base.lead is None)

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup
 
 # %% auto #0
-__all__ = ['calendar_regime', 'last_formation', 'fold_rows', 'year_columns']
+__all__ = ['calendar_regime', 'last_formation', 'date_range', 'fold_rows', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
@@ -21,6 +21,8 @@ _MONTHS = re.compile(r'\b(January|February|March|April|May|June|July|August|Sept
 # "returns may be higher" names no month
 _STATE_WORDS = re.compile(r'(volatil|\bvol\b|drawdown|crisis|crises|stress|\bvix\b|trend|spread|momentum|carry|rates?\b|yield|'
                           r'risk[- ]o(ff|n)|bear|bull|valuation|level)', re.I)
+
+_UNIVERSE_RULE = re.compile(r'\b(eligib\w*|investab\w*|universe (rule|screen|filter)|screen(ed|s)?)\b', re.I)  # the hypothesis screens its universe
 
 def calendar_regime(text:str) -> bool:
     "Whether the regime a hypothesis states is one of the calendar (a season, months, weekdays) and of nothing in the data."
@@ -45,6 +47,8 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     if d is None or self.hyp is None or self.depth > 0 or self.stated(d): return
     if role == 'end' and (_IS_COL.search(name) or _IS_PART.search(name)) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
     # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
+    if role == 'start' and _EVAL_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
+    # `EVAL_START`, `FIRST_TRADE`: where the evaluation or trading starts, at the split (a `START` moved there is still a drift)
     h = self.hdate(role)
     if role == 'start':
         if (d - h).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
@@ -98,6 +102,7 @@ def applied_filter(self:Analyser, filt, sink=False):
         said = self.hyp.predictor + ' ' + self.hyp.economic_claim if self.hyp is not None else ''
         if _REGIME_WORDS.search(said) and not (isinstance(m, dict) and m.get('data') and calendar_regime(said)): return  # a stated regime; a
         # threshold on the data's values is not the season a calendar hypothesis states
+        if self.hyp is not None and _UNIVERSE_RULE.search(said + ' ' + (self.hyp.sample.description or '')): return  # a stated screen (price floor, liquidity)
         seen = [b for b in self.breakdowns if b[0] <= loc]
         lit = ' with a hard-coded threshold' if isinstance(m, dict) and m.get('literal') else ''
         if seen:
@@ -108,6 +113,14 @@ def applied_filter(self:Analyser, filt, sink=False):
 
 # %% ../../nbs/14_critic_sample.ipynb #e42e2e5d
 _EXCLUDED = re.compile(r'\b(?:exclud\w*|dropped|removed|omitted|skipped|not traded)\b', re.I)  # a range printed as left out
+_DATE = re.compile(r'\b\d{4}-\d{2}-\d{2}\b')
+_EVENT = re.compile(r'\b(trough|peak|worst|best|max\w*|min\w*|high\w*|low\w*)\b', re.I)  # a date that marks an event, not a range's end
+
+def date_range(line:str) -> bool:
+    "Whether a line's two dates are a range ('2008-01-02 to 2020-12-31', 'first position: 2002-08-02 | last day: 2018-12-31'), not two events' dates ('trough 2020-03-19; worst day -0.05 on 2024-08-05')."
+    ds = list(_DATE.finditer(line))
+    between = line[ds[0].end():ds[1].start()] if len(ds) == 2 else ''
+    return len(ds) == 2 and not re.search(r'\d', between) and not _EVENT.search(between)
 
 def fold_rows(spans:list) -> bool:
     "Three or more printed ranges that follow one another (each starts after the last ended) or grow from one start: a table of walk-forward folds or periods."
@@ -116,6 +129,7 @@ def fold_rows(spans:list) -> bool:
     return all(a[1] < b[0] for a, b in zip(s, s[1:])) or (len({a for a, _ in s}) == 1 and len({b for _, b in s}) == len(s))
 
 _IS_PART = re.compile(r'(^|_)(form|formation|fit|est|calib|calibration)(_|$)', re.I)  # in-sample names beyond `_IS_COL`'s (`FORM_END`)
+_EVAL_PART = re.compile(r'(^|_)(eval|evaluation|trade|trading|first_trade|test|oos|live|holdout)(_|$)', re.I)  # where the out-of-sample part starts (`EVAL_START`)
 
 def year_columns(a:date, b:date) -> bool:
     "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
@@ -130,7 +144,7 @@ def output_checks(self:Analyser):
     near = lambda d, h: h is not None and abs((d - h).days) <= 7
     warm = 120 + max(self.warmup_days(hs), stated_warmup(self.hyp.sample.description or '', hs))  # a start later by the warm-up of the longest lookback, or the one the hypothesis states, is no drift
     for ci, (_, out) in enumerate(self.cells):
-        rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d]) for line in out.splitlines()]
+        rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d] if date_range(line) else []) for line in out.splitlines()]
         folds = fold_rows([ds for _, ds in rows if len(ds) == 2])
         for line, ds in rows:
             if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue
