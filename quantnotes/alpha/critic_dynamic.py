@@ -91,14 +91,16 @@ def _gaps(x, most:int=300):
     except Exception: return []
 
 def _digest(x, before):
-    "A small fingerprint of the numeric values of a dated object on dates < `before`."
+    """A small fingerprint of the numeric values of a dated object on dates < `before`. Zeros count as missing: a
+    column that holds nothing before the cut (a stock first held after it, so zero until then) may appear or vanish
+    with the data after the cut, which is no change to what was known before it."""
     try:
         y = x.loc[_known(x.index) < before] if before is not None else x  # rows known before the cut
         if isinstance(y, pd.Series): y = y.to_frame()
         y = y.select_dtypes('number')
         if y.shape[0] == 0 or y.shape[1] == 0: return None
         a = y.to_numpy(dtype=float)
-        ok = np.isfinite(a)
+        ok = np.isfinite(a) & (a != 0)
         v = np.where(ok, a, 0.0)
         w = np.linspace(1, 2, a.shape[0])[:, None]
         return [int(ok.sum()), float(v.sum()), float(np.abs(v).sum()), float((v * w).sum()), float((v * v).sum())]
@@ -1232,6 +1234,16 @@ def _first_holding(first:int, # the series' first day (days since 1970-01-01)
     "The series starts within a quarter of the sample start on one of a month's first four days: the day after a first month-end or quarter-end rebalance."
     return 0 < first - s0 <= 95 and pd.Timestamp(first, unit='D').day <= 4
 
+def _at_exclusion(d:int, # a series' first or last day (days since 1970-01-01)
+                  written:list, # the stated exclusions' (first, last) days
+                  tol:float, # days of slack (a step of the series, a weekend)
+                  end:bool, # True: `d` is the series' last day; False: its first
+                 ) -> bool:
+    """The series stops the day before a stated exclusion begins, or starts the day after one ends: a piece of the sample
+    cut where the hypothesis itself cuts it ("before the floor", "after the floor"), reported beside the whole."""
+    return any(0 < lo - d <= tol for lo, _ in written) if end else any(0 < d - hi <= tol for _, hi in written)
+
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #1455ead7
 def _origin(base, rec, missing=None, end=None):
     "The first cell that made a dated object with the reported series' holes (`missing` days) or its drifted end."
@@ -1333,7 +1345,8 @@ _READ = re.compile(r'\s*\w+\s*=\s*(?:pd|pandas)\.read_\w+\([^()]*(?:\([^()]*\)[^
 def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
-    a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick."""
+    a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
+    series that stops where a stated exclusion begins or starts where one ends is a piece of the sample, no drift."""
     base = res['base']; out, seen = [], set()
     lookbacks = _lookbacks(cells)
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
@@ -1370,8 +1383,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
         ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol) or (first > day(s0) and live) or \
             (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
-            (at_split and _first_holding(first, day(s0)))
-        ok_last = at_split
+            (at_split and _first_holding(first, day(s0))) or (first > day(s0) and _at_exclusion(first, written, tol, end=False))
+        ok_last = at_split or _at_exclusion(last, written, tol, end=True)
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
             seen.add(('sample_boundary_drift', rec['cell']))
             cell, name = _origin(base, rec, end='first' if not ok_first else 'last')

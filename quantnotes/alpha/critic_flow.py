@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
-__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup', 'stand_in_split',
-           'whole_sample', 'period_end', 'Month', 'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser',
-           'trace', 'analyse']
+__all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup',
+           'stated_first_trade', 'stand_in_split', 'whole_sample', 'period_end', 'Month', 'month_of', 'last_day',
+           'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -153,6 +153,21 @@ def stated_warmup(text:str, # a hypothesis's sample description
     days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
     return max(days, default=0)
+
+_FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|back-?test(?:ing)?|refits?)\b[^.;]{0,30}?\b(?:from|in|starts?|begins?)\s+((?:19|20)\d\d)\b(?!-\d)', re.I)
+
+def stated_first_trade(text:str, # a hypothesis's sample description
+                       start:date, # the sample's start
+                       split:date, # its out-of-sample start
+                      ) -> date|None:
+    """The day trading starts as a description says it in words, by year (`walk-forward from 2005`): that year's first
+    day, when it lies after the start and well before the split (a start moved onto the split stays a drift); else None.
+    Written dates (`from 2005-03-01`) are stated already (`stated_ranges`)."""
+    for y in _FROM_Y.findall(text or ''):
+        d = date(int(y), 1, 1)
+        if (d - start).days > 7 and (split - d).days > 7: return d
+    return None
+
 
 # %% ../../nbs/14_critic.ipynb #3a80431e
 def stand_in_split(s) -> tuple:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup
+from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trade
 
 # %% auto #0
 __all__ = ['calendar_regime', 'last_formation', 'date_range', 'fold_rows', 'year_columns']
@@ -41,6 +41,13 @@ def stated(self:Analyser, *ds) -> bool:
 
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
 @patch
+def stated_start(self:Analyser, d:date) -> bool:
+    "`d` is, within a week, the first day of trading the hypothesis states in words (`walk-forward from 2005`)."
+    h = self.hyp
+    t = stated_first_trade(h.sample.description or '', self.hdate('start'), self.hdate('oos')) if h is not None else None
+    return t is not None and abs((d - t).days) <= 7
+
+@patch
 def check_date_assign(self:Analyser, role, value, loc, name):
     "A sample date written to a name or key with a date role, compared with the hypothesis (a week of tolerance)."
     d = as_date(value)
@@ -49,6 +56,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
     if role == 'start' and _EVAL_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
     # `EVAL_START`, `FIRST_TRADE`: where the evaluation or trading starts, at the split (a `START` moved there is still a drift)
+    if role == 'start' and self.stated_start(d): return  # where the hypothesis says, in words, that trading starts
     h = self.hdate(role)
     if role == 'start':
         if (d - h).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
@@ -90,7 +98,7 @@ def applied_filter(self:Analyser, filt, sink=False):
             lo, hi = eff[1], eff[2]
             if lo is not None and self.classify_date(lo) not in ('start', 'oos'):
                 hs = self.hdate('start')
-                if lo > hs: self.find('sample_boundary_drift', 1, loc, f'the sample is cut to start on {lo}, after the hypothesis start {hs}')
+                if lo > hs and not self.stated_start(lo): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to start on {lo}, after the hypothesis start {hs}')
                 elif (hs - lo).days > 7 and not sink: self.find('sample_boundary_drift', 3, loc, f'filter from {lo}, before the hypothesis start {hs}')
             if hi is not None and self.classify_date(hi) not in ('end', 'oos'):
                 he = self.hdate('end')
