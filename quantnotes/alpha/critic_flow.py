@@ -2195,7 +2195,9 @@ def call_pd(self:Analyser, n, f):
         data = xs[0] if xs else Info()
         blank = not xs or isinstance(data.const, (int, float))  # `pd.DataFrame(0.0, index=dates)`: dated by its index, holding nothing yet
         out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if blank else ())])
-        if out.lead is None and (xs or kws.get('index') is not None): out.lead = -INF if blank else 0.
+        fixed = isinstance(data.const, (dict, list, tuple)) and all(v.const is not None for k, v in kws.items() if k in ('index', 'columns'))
+        # `pd.Series({"USD": 0.24, "GBP": 0.16})`: constants by name (index weights), a vector with no dates
+        if out.lead is None and (xs or kws.get('index') is not None) and not fixed: out.lead = -INF if blank else 0.
         out.cols = data.cols if f == 'DataFrame' and data.cols is not None else (frozenset(kws['columns'].const) if 'columns' in kws and isinstance(kws['columns'].const, (list, tuple)) else None)
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
         out.np, out.pending, out.const, out.items = False, None, None, None
