@@ -1352,7 +1352,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     s0, s1, o = (pd.Timestamp(x) for x in (sample.start, sample.end, sample.oos_start))
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
-    stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states
+    stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
     for rec in _folds(_partitions(base.get('stds', []), base.get('calendars', {}))):
@@ -1381,7 +1381,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         live = any(abs(v[1] - first) <= tol for v in lv)
         made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
-        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol) or (first > day(s0) and live) or \
+        ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol + (35 if stated else 0)) or (first > day(s0) and live) or \
             (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
             (at_split and _first_holding(first, day(s0))) or (first > day(s0) and _at_exclusion(first, written, tol, end=False))
         ok_last = at_split or _at_exclusion(last, written, tol, end=True)

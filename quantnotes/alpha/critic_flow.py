@@ -145,13 +145,15 @@ def after_dates(text:str) -> list[tuple[date, date]]:
 _UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
 _WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)
 _WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
+_WARM_L = re.compile(r'\b(\d+)[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
 
 def stated_warmup(text:str, # a hypothesis's sample description
                   start:date, # the sample's start
                  ) -> int:
-    "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`), else 0."
+    "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `a 64-day warm-up`), else 0."
     days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
+    days += [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_L.findall(text or '')]
     return max(days, default=0)
 
 _FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|back-?test(?:ing)?|refits?)\b[^.;]{0,30}?\b(?:from|in|starts?|begins?)\s+((?:19|20)\d\d)\b(?!-\d)', re.I)
