@@ -1653,10 +1653,11 @@ def inline(self:Analyser, n, fn,
         self.env = {**saved}
     tup = [r for r in rets if r.items is not None or r.obj is not None]  # a tuple, or an object (`fit` returns `self`)
     ret = tup[0] if tup else rets[0] if len(rets) == 1 else merge(*rets) if rets else Info()  # one `return`: its frame keeps its named columns
+    rolling = all(i.lead is not None and i.lead < INF and not i.stat for i in (ret.items or [ret]))  # `window_stats` returning rolling means: dated estimates
     if _STAT_FN.search(node.name) or getattr(node, '_is_stat', False):
         data = args[1:] if this is not None else args  # a method's statistic is of its first argument, or of what it reads from `self`
         x = data[0] if data else ret if this is not None else None
-        if x is not None and (x.pnl or x.ret): self.sink(n, x)
+        if x is not None and (x.pnl or x.ret) and not rolling: self.sink(n, x)  # a rolling estimate reports no result
         ret = replace(ret, stat=True, lead=None, leak=None, period=x.period if x is not None else ret.period, pnl=False)
     if _simulator(node) and ret.lead is not None:  # what a simulator draws is the world the notebook studies, dated by its rows
         ret = replace(ret, lead=0., leak=None, mix=None)
@@ -2197,8 +2198,9 @@ def call_pd(self:Analyser, n, f):
         data = xs[0] if xs else Info()
         blank = not xs or isinstance(data.const, (int, float))  # `pd.DataFrame(0.0, index=dates)`: dated by its index, holding nothing yet
         out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if blank else ())])
-        fixed = isinstance(data.const, (dict, list, tuple)) and all(v.const is not None for k, v in kws.items() if k in ('index', 'columns'))
-        # `pd.Series({"USD": 0.24, "GBP": 0.16})`: constants by name (index weights), a vector with no dates
+        fixed = (isinstance(data.const, (dict, list, tuple)) or (data.items is not None and all(v.lead is None for v in data.items))) \
+            and all(v.const is not None for k, v in kws.items() if k in ('index', 'columns'))
+        # `pd.Series({"USD": 0.24, "GBP": 0.16})`, `pd.Series({"ir": ir, "te": te})`: constants or statistics by name, no dates
         if out.lead is None and (xs or kws.get('index') is not None) and not fixed: out.lead = -INF if blank else 0.
         out.cols = data.cols if f == 'DataFrame' and data.cols is not None else (frozenset(kws['columns'].const) if 'columns' in kws and isinstance(kws['columns'].const, (list, tuple)) else None)
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
