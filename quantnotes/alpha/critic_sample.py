@@ -22,7 +22,7 @@ _MONTHS = re.compile(r'\b(January|February|March|April|May|June|July|August|Sept
 _STATE_WORDS = re.compile(r'(volatil|\bvol\b|drawdown|crisis|crises|stress|\bvix\b|trend|spread|momentum|carry|rates?\b|yield|'
                           r'risk[- ]o(ff|n)|bear|bull|valuation|level)', re.I)
 
-_UNIVERSE_RULE = re.compile(r'\b(eligib\w*|investab\w*|universe (rule|screen|filter)|screen(ed|s)?)\b', re.I)  # the hypothesis screens its universe
+_UNIVERSE_RULE = re.compile(r'\b(eligib\w*|investab\w*|universe (rule|screen|filter)|screen(ed|s)?|priced (below|under|above)|price floor|minimum price)\b', re.I)  # the hypothesis screens its universe
 
 def calendar_regime(text:str) -> bool:
     "Whether the regime a hypothesis states is one of the calendar (a season, months, weekdays) and of nothing in the data."
