@@ -116,12 +116,14 @@ _MONTHS = 'jan feb mar apr may jun jul aug sep oct nov dec'.split()
 _MONTH_RE = re.compile(r'\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|'
                        r'oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?[-\s]?(\d{4})\b', re.I)
 
+_ISO_MONTH = re.compile(r'(?<![\d-])((?:19|20)\d\d)-(0[1-9]|1[0-2])(?![\d-])')  # a month as `2008-09`, not a date's first part
+
 def written_dates(text:str) -> list[tuple[date, date]]:
-    "The dates a text writes out, as (first, last) day: ISO dates (`2011-09-06`) and months (`Sep-2011`, `September 2011`)."
+    "The dates a text writes out, as (first, last) day: ISO dates (`2011-09-06`) and months (`Sep-2011`, `September 2011`, `2008-09`)."
     out = [(d, d) for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', text)) if d]
-    for m, y in _MONTH_RE.findall(text):
-        k, y = _MONTHS.index(m[:3].lower()) + 1, int(y)
-        out.append((date(y, k, 1), date(y + k // 12, k % 12 + 1, 1) - timedelta(days=1)))
+    months = [(_MONTHS.index(m[:3].lower()) + 1, int(y)) for m, y in _MONTH_RE.findall(text)]
+    months += [(int(m), int(y)) for y, m in _ISO_MONTH.findall(text)]  # `2008-09 to 2009-03`
+    for k, y in months: out.append((date(y, k, 1), date(y + k // 12, k % 12 + 1, 1) - timedelta(days=1)))
     return out
 
 def stated_ranges(text:str, # a hypothesis's text (its sample description, claim, ...)
@@ -1271,6 +1273,9 @@ def ex_For(self:Analyser, s):
     if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
+    if isinstance(s.target, ast.Tuple) and s.target.elts and isinstance(s.target.elts[0], ast.Name) and isinstance(s.iter, ast.Call) \
+            and isinstance(s.iter.func, ast.Attribute) and s.iter.func.attr == 'iterrows' and self.ev(s.iter.func.value).lead is not None:
+        self.date_vars.add(s.target.elts[0].id)  # `for d, row in px.iterrows()`: the row's date, one per pass
     before, dates_before = set(self.tvars), dict(self.date_offsets)
     for name, off in self.zipped_dates(s.iter, s.target).items(): self.date_vars.add(name); self.date_offsets[name] = off
     self.in_loop += 1; self.tvars |= self.time_var(s.iter, s.target)
