@@ -153,9 +153,8 @@ def stated_warmup(text:str, # a hypothesis's sample description
                   start:date, # the sample's start
                  ) -> int:
     "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `a 64-day warm-up`), else 0."
-    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '')]
+    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
-    days += [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_L.findall(text or '')]
     return max(days, default=0)
 
 _FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|back-?test(?:ing)?|refits?)\b[^.;]{0,30}?\b(?:from|in|starts?|begins?)\s+((?:19|20)\d\d)\b(?!-\d)', re.I)
@@ -1658,8 +1657,8 @@ def inline(self:Analyser, n, fn,
         self.env = {**saved}
     tup = [r for r in rets if r.items is not None or r.obj is not None]  # a tuple, or an object (`fit` returns `self`)
     ret = tup[0] if tup else rets[0] if len(rets) == 1 else merge(*rets) if rets else Info()  # one `return`: its frame keeps its named columns
-    rolling = all(i.lead is not None and i.lead < INF and not i.stat for i in (ret.items or [ret]))  # `window_stats` returning rolling means: dated estimates
     if _STAT_FN.search(node.name) or getattr(node, '_is_stat', False):
+        rolling = all(i.lead is not None and i.lead < INF and not i.stat for i in (ret.items or [ret]))  # `window_stats` returning rolling means: dated estimates
         data = args[1:] if this is not None else args  # a method's statistic is of its first argument, or of what it reads from `self`
         x = data[0] if data else ret if this is not None else None
         if x is not None and (x.pnl or x.ret) and not rolling: self.sink(n, x)  # a rolling estimate reports no result
