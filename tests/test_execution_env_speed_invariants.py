@@ -1,7 +1,7 @@
 """The replay environment's fast paths give bit-identical episodes to its readable rules.
 
 `LobsterExecutionEnv` walks the book three ways: precomputed whole-side totals and `walk_book` under pure replay, and
-the compiled `_impact_step` under the transient and persistent rules. With `env._fast = False` it runs the readable
+the compiled `_step_kernel` (with `_impact_step` inside) under the transient and persistent rules. With `env._fast = False` it runs the readable
 functions instead (`walk_book`, `walk_book_depleted`, `depleted_top`). Here both paths run the same random actions
 from the same seeds, and every observation (as bytes), reward and info must match exactly. No timing is tested.
 """
@@ -13,7 +13,7 @@ import pytest
 from quantnotes.execution.lobster import load_lobster, find_lobster_pair, PRICE_SCALE
 from quantnotes.execution.synthetic import simulate_lobster
 from quantnotes.execution.env import (LobsterExecutionEnv, walk_book_depleted, depleted_top, _impact_step,
-                                      _episode_arrays, _price_slots)
+                                      _episode_arrays, _price_slots, _step_kernel)
 
 LOBSTER = Path(__file__).resolve().parent.parent.parent/'shared'/'data'/'lobster'
 needs_data = pytest.mark.skipif(not LOBSTER.exists(),
@@ -58,6 +58,7 @@ CONFIGS += [dict(impact='transient', impact_half_life_s=2.0, parent_size=8_000, 
 @pytest.mark.parametrize('kw', CONFIGS, ids=lambda kw: '-'.join(f'{v}' for v in kw.values()))
 def test_fast_path_is_bit_identical_synthetic(syn, kw):
     fast, slow = fast_and_readable(syn, **kw)
+    assert (fast._step_fn is not None) == (kw['impact'] != 'none'), 'an impact rule should run the whole step compiled'
     assert trajectory(fast, 3_000, 1) == trajectory(slow, 3_000, 1)
 
 @needs_data
@@ -96,7 +97,8 @@ def test_plain_python_kernel_matches_the_rules(decay):
         px = 100 * rng.integers(95, 105, (n1, L)); sz = rng.integers(-1, 40, (n1, L))
         ts = np.cumsum(rng.uniform(0.5, 4.0, n1))
         opp_px, opp_sz = px.max(1) + 300, rng.integers(1, 40, n1)
-        E, F = _episode_arrays(px, sz, _price_slots(px), opp_px, opp_sz, np.arange(n1), ts, 1.0, 0.2, 0.01, 1.0, -1.0)
+        E, F = np.zeros((5, n1, L), np.int64), np.zeros((4, 16))
+        _episode_arrays(px, sz, _price_slots(px), opp_px, opp_sz, np.arange(n1), ts, 1.0, 0.2, 0.01, 1.0, -1.0, 100, E, F)
         used, obs = {}, np.zeros((n1, 6), np.float32)
         for k in range(n1 - 1):
             want, before = int(rng.integers(0, 150)), bool(used)
@@ -108,3 +110,16 @@ def test_plain_python_kernel_matches_the_rules(decay):
                 o = int(opp_sz[k + 1])
                 assert float(imb) == (o - s) / (o + s)
                 assert obs[k + 1, 3] == np.float32(min(max((p - int(opp_px[k + 1])) / PRICE_SCALE / 0.01, -10.0), 10.0))
+
+def test_plain_python_step_kernel_matches_the_rules(syn):
+    "The whole compiled step as plain Python (what runs without numba), episodes against the readable rules."
+    for kw in (dict(impact='transient', parent_size=8_000, n_steps=10, side='buy'), dict(impact='persistent', parent_size=3_000, n_steps=20)):
+        fast, slow = fast_and_readable(syn, horizon_s=300.0, **kw)
+        fast._step_fn = getattr(_step_kernel, 'py_func', _step_kernel)
+        assert trajectory(fast, 400, 5) == trajectory(slow, 400, 5)
+
+def test_the_compiled_step_needs_exact_float_totals(syn):
+    "Totals kept in float64 are exact below 2**53: a parent order whose notional could pass that takes the general step."
+    assert LobsterExecutionEnv(syn, impact='transient', parent_size=2_000)._step_fn is not None
+    env = LobsterExecutionEnv(syn, impact='transient', parent_size=2**53 // int(np.abs(syn.bid_px).max()) + 1, n_steps=5)
+    assert env._fast and env._step_fn is None

@@ -152,13 +152,14 @@ def _book_slots(book:LobsterBook, side:str) -> np.ndarray:
     return got[side]
 
 @njit(cache=True)
-def _episode_arrays(own_px, own_sz, slots, opp_px, opp_sz, idx, ts, s0, sigma, tick, med, sgn):
-    """The episode's rows for `_impact_step`. E (int64, (5, N+1, L)): our side's prices, sizes, price slots (`slots`
-    of the book's rows, shifted to start at 0), and the opposite top price and size (column 0). F (float64, 4 rows):
-    missing shares and record time per slot (NaN: never), the decision times, and (s0, sigma_step, tick, median
-    spread, side sign)."""
+def _episode_arrays(own_px, own_sz, slots, opp_px, opp_sz, idx, ts, s0, sigma, tick, med, sgn, X, E, F):
+    """Fill the episode's rows for `_impact_step` into the environment's buffers. E (int64, (5, N+1, L)): our side's
+    prices, sizes, price slots (`slots` of the book's rows, shifted to start at 0), and the opposite top price and size
+    (column 0). F (float64, 4 rows): missing shares and record time per slot (NaN: never), the decision times, then
+    (s0, sigma_step, tick, median spread, side sign, parent size X) and `_step_kernel`'s running totals (shares left,
+    IS, notional, filled, anything consumed yet). Returns the number of slots the episode spans; when that is more
+    than F's columns, F is left as it was and the caller grows it and calls again."""
     n1, L = idx.size, own_px.shape[1]
-    E = np.zeros((5, n1, L), np.int64)
     lo = hi = slots[idx[0], 0]
     for r in range(n1):
         e = idx[r]
@@ -168,13 +169,15 @@ def _episode_arrays(own_px, own_sz, slots, opp_px, opp_sz, idx, ts, s0, sigma, t
             if j < lo: lo = j
             if j > hi: hi = j
         E[3, r, 0] = opp_px[e]; E[4, r, 0] = opp_sz[e]
+    w = hi - lo + 1
+    if w > F.shape[1]: return w
     for r in range(n1):
         for i in range(L): E[2, r, i] -= lo
-    F = np.zeros((4, max(hi - lo + 1, n1, 5)))
-    F[1, :] = np.nan
+    F[0, :w] = 0.0; F[1, :w] = np.nan
     F[2, :n1] = ts
-    F[3, 0] = s0; F[3, 1] = sigma; F[3, 2] = tick; F[3, 3] = med; F[3, 4] = sgn
-    return E, F
+    F[3, 0] = s0; F[3, 1] = sigma; F[3, 2] = tick; F[3, 3] = med; F[3, 4] = sgn; F[3, 5] = X
+    F[3, 6] = X; F[3, 7] = 0.0; F[3, 8] = 0.0; F[3, 9] = 0.0; F[3, 10] = 0.0
+    return w
 
 @njit(cache=True)
 def _impact_step(E, F, obs, k, want, decay, any_before):
@@ -216,6 +219,25 @@ def _impact_step(E, F, obs, k, want, decay, any_before):
     imb = (bsz - asz) / (bsz + asz) if bsz + asz > 0 else 0.0
     obs[k1, 4] = imb
     return filled, notional, imb, True
+
+@njit(cache=True)
+def _step_kernel(E, F, obs, k, a, decay):
+    """A decision that is not the episode's last, whole: `floor(a * q)` shares walk row k (`_impact_step`), then the
+    running totals in F[3, 6:11] and feature 1 of row k+1 are updated with the operations `step` uses. Returns
+    (filled, slippage in bps, reward, imbalance, features written)."""
+    X = int(F[3, 5]); q = int(F[3, 6])
+    filled, notional, imb, wrote = _impact_step(E, F, obs, k, int(a * q), decay, F[3, 10] != 0.0)
+    slip = contrib = 0.0
+    if filled:  # (float(): Python floats out of the plain-Python form too, as `step` returns)
+        s0 = float(F[3, 0])
+        slip = 1e4 / s0 * float(F[3, 4]) * (s0 - notional / (filled * PRICE_SCALE))
+        contrib = slip * filled / X
+        F[3, 7] += contrib; F[3, 8] += notional; F[3, 9] += filled
+        q -= filled; F[3, 6] = q
+    obs[k + 1, 1] = q / X
+    if wrote: F[3, 10] = 1.0
+    return filled, slip, -contrib, imb, wrote
+
 
 # %% ../../nbs/22_execution_env.ipynb #3c4a8fc2
 _ENV_ID = 'quantnotes/LobsterExecution-v0'
@@ -295,18 +317,26 @@ class LobsterExecutionEnv(gymnasium.Env):
         # the fast paths use int64 sums: exact unless a level has a negative size or a notional could overflow
         self._fast = bool((S >= 0).all()) and float(np.abs(P).max(initial=0)) * float(tot.max(initial=0)) < 2.0 ** 62
         self._pslots = _book_slots(book, cfg.side) if self._impact and self._fast else None  # `_impact_step`'s price slots
+        self._step_fn = None  # `_step_kernel` for this environment, when it applies
         if self._fast:  # the compiled kernels for this environment's argument types (see `_entry`)
             i1, f1, o1 = np.zeros(1, np.int64), np.zeros(1), np.zeros((1, 1), np.float32)
             self._rows_fn = _entry(_episode_rows, t, mid, self._f0, self._f3, self._imb, self._rv_cum, self._ev, 0.0, self.dt,
                                    self.sigma_step, self.rv_median, cfg.rv_window_s, cfg.leak_signal, o1)
             if self._impact:
-                self._arrays_fn = _entry(_episode_arrays, self._own_px, self._own_sz, self._pslots, self._opp_px1,
-                                         self._opp_sz1, i1, f1, 0.0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn)
-                self._impact_fn = _entry(_impact_step, i1.reshape(1, 1, 1), f1.reshape(1, 1), o1, 0, 0, self._decay, False)
+                # the episode's buffers, filled in place at each reset (F grows if an episode spans more price slots)
+                self._E = np.zeros((5, cfg.n_steps + 1, P.shape[1]), np.int64)
+                self._F = np.zeros((4, max(cfg.n_steps + 1, 256)))
+                self._arrays_fn = _entry(_episode_arrays, self._own_px, self._own_sz, self._pslots, self._opp_px1, self._opp_sz1,
+                                         i1, f1, 0.0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn,
+                                         cfg.parent_size, self._E, self._F)
+                self._impact_fn = _entry(_impact_step, self._E, self._F, o1, 0, 0, self._decay, False)
+                # the whole step compiled keeps its totals in float64: exact while every notional stays below 2**53
+                if float(np.abs(P).max(initial=0)) * max(float(tot.max(initial=0)), cfg.parent_size) < 2.0 ** 53:
+                    self._step_fn = _entry(_step_kernel, self._E, self._F, o1, 0, 0.0, self._decay)
         d = 7 if cfg.leak_signal else 6
         self.observation_space = spaces.Box(-10.0, 10.0, (d,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
-        self._k, self._rows, self._opp_rows = None, [], None
+        self._k, self._rows, self._opp_rows, self._stepper = None, [], None, None
 
     def _rv_at(self, ts:np.ndarray) -> np.ndarray:
         "Realised volatility of the mid over (ts - window, ts], not normalised."
@@ -420,13 +450,16 @@ def reset(self:LobsterExecutionEnv, *, seed:int|None=None, options:dict|None=Non
     if self._impact:
         self._used = {}  # the readable rules' state (`walk_book_depleted`): the limit-order env and the slow path use it
         if self._fast:
-            self._E, self._F = self._arrays_fn(self._own_px, self._own_sz, self._pslots, self._opp_px1, self._opp_sz1, idx, ts,
-                                               s0, self.sigma_step, self.tick, self.spread_median_ticks, self._sgn)
+            args = (self._own_px, self._own_sz, self._pslots, self._opp_px1, self._opp_sz1, idx, ts, s0, self.sigma_step,
+                    self.tick, self.spread_median_ticks, self._sgn, self.parent_size, self._E)
+            w = self._arrays_fn(*args, self._F)
+            if w > self._F.shape[1]: self._F = np.zeros((4, 2 * w)); self._arrays_fn(*args, self._F)
             self._any = False  # has the episode consumed anything yet (then features 2-4 follow the depleted book)
     self._depth, self._ntl = self._cols[1], self._cols[2]  # our side's whole depth and its notional at each decision
     self._k, self._q, self._t0, self._s0 = 0, self.parent_size, t0, s0
     self._bps = 1e4 / s0 * self._sgn  # slippage in bps = _bps * (s0 - price)
     self._is, self._notional, self._filled = 0.0, 0, 0
+    self._stepper = self._step_fn if self._fast and self._impact else None  # (a test may switch `_fast` off)
     return obs[0].copy(), {'start_time': t0, 'arrival_mid': s0}
 
 # %% ../../nbs/22_execution_env.ipynb #ce4cfab3
@@ -441,7 +474,16 @@ def step(self:LobsterExecutionEnv, action):
         if a != a: raise ValueError('action is NaN')
         a = 0.0
     elif a > 1.0: a = 1.0
-    q, X, n = self._q, self.parent_size, self.n_steps
+    n = self.n_steps
+    if self._stepper is not None:  # an impact rule, the whole step compiled; its running totals live in F until the last step
+        if k < n - 1:
+            filled, slip, reward, imb, wrote = self._stepper(self._E, self._F, self._obs, k, a, self._decay)
+            k += 1; self._k = k
+            if wrote: self._imb_ep[k] = imb
+            return self._obs[k], reward, False, False, {'slippage_bps': slip, 'filled': filled, 'step_filled': filled,
+                                                        'imbalance': self._imb_ep[k - 1]}
+        self._totals_from_kernel()
+    q, X = self._q, self.parent_size
     want = q if k == n - 1 else int(a * q)
     wrote = False
     if not self._impact:
@@ -477,6 +519,12 @@ def step(self:LobsterExecutionEnv, action):
     info.update(is_bps=self._is, shortfall_dollars=self._sgn * (self._s0 * f - self._notional / PRICE_SCALE),
                 total_filled=f, unfilled=q, swept=swept, arrival_mid=self._s0, vwap=vwap, start_time=self._t0, penalty=pen)
     return obs, reward - pen, True, False, info
+
+@patch
+def _totals_from_kernel(self:LobsterExecutionEnv):
+    "Copy `_step_kernel`'s running totals (F[3, 6:11]) into the attributes the last step's general path uses."
+    F = self._F[3]
+    self._q, self._is, self._notional, self._filled, self._any = int(F[6]), float(F[7]), int(F[8]), int(F[9]), bool(F[10])
 
 @patch
 def _deplete_features(self:LobsterExecutionEnv, k:int):
