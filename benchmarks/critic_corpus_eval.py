@@ -83,11 +83,12 @@ def _review(name, dynamic, isolation, timeout):
     return out
 
 def union(a:list, b:list) -> list:
-    "Static then dynamic findings, one per (class, cell)."
-    seen, out = set(), []
+    "Static then dynamic findings, one per (class, cell): the most severe, the static one at equal severity (as the CLI's `merge_findings`)."
+    best = {}
     for f in a + b:
-        if (f['defect_class'], f['cell']) not in seen: seen.add((f['defect_class'], f['cell'])); out.append(f)
-    return out
+        k = (f['defect_class'], f['cell'])
+        if k not in best or f['severity'] < best[k]['severity']: best[k] = f
+    return list(best.values())
 
 def score(rows:list, keys:dict, which:str) -> dict:
     "Per class caught / at key cell / total; false positives / clean; seconds per notebook."

@@ -54,12 +54,12 @@ def validate(out_dir:str|Path, # where the suite is written (replaced if it exis
 def merge_findings(static:list, # the static Critic's findings (kept as they are)
                    dynamic:list, # the dynamic checks' findings
                   ) -> list:
-    "Static findings, then the dynamic ones on a (class, cell) not already reported, ordered by cell."
-    seen = {(f.defect_class, f.cell) for f in static}
-    out = list(static)
-    for f in dynamic:
-        if (f.defect_class, f.cell) not in seen: seen.add((f.defect_class, f.cell)); out.append(f)
-    return sorted(out, key=lambda f: (f.cell, f.severity))
+    "Static findings, then the dynamic ones on a (class, cell) not already reported at that severity or worse, ordered by cell."
+    best = {}
+    for f in list(static) + list(dynamic):  # per (class, cell): the first of the most severe
+        k = (f.defect_class, f.cell)
+        if k not in best or f.severity < best[k].severity: best[k] = f
+    return sorted(best.values(), key=lambda f: (f.cell, f.severity))
 
 # %% ../../nbs/14d_critic_cli.ipynb #ebe0d941
 def add_parser(sub):

@@ -693,19 +693,30 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     r2e = fe[0] if fe is not None and fe[1] is not None else None  # None: the book could not be fitted at all
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
-    under = _under(kept, pos, k, a['days']) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
+    under = _under(kept, pos, k, a['days'], d) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
-                earner=pos, r2_earner=r2e, credit=_credit(d, a, g), leg=leg, scaled=scaled, under=under)
+                earner=pos, r2_earner=r2e, credit=None if _active(d, [m[0] for m in moved]) else _credit(d, a, g), leg=leg, scaled=scaled, under=under)
 
-def _under(ns, book, paid, days) -> float|None:
+def _under(ns, book, paid, days, d=None) -> float|None:
     """How many times as much the `book` that earns the returns trades as the frame `paid` whose trading the cost follows
     exactly, over the days of the reported series, when both are positions in the same assets (as many columns, the book
     persistent: not a frame of returns) and the book trades over 1.5 times as much; else None. A cost taken from a stale
-    or slower book (the last book of a loop over speeds, charged to their blend) is paid on too little trading."""
+    or slower book (the last book of a loop over speeds, charged to their blend) is paid on too little trading. `paid`
+    may also be one exposure series charged for a book of several names (`cost * expo.diff().abs()` while the names are
+    re-ranked under it), when the cost paid `d` follows that series' changes (R^2 0.99)."""
     B, X = ns.get(book), ns.get(paid)
-    if not (isinstance(B, pd.DataFrame) and isinstance(X, pd.DataFrame)): return None
-    B, X = B.select_dtypes('number'), X.select_dtypes('number')
-    if B.shape[1] < 2 or B.shape[1] != X.shape[1] or _persistence(B) < 0.5: return None
+    if not isinstance(B, pd.DataFrame): return None
+    B = B.select_dtypes('number')
+    if isinstance(X, pd.Series) and d is not None and B.shape[1] >= 2:
+        x = X[~X.index.duplicated()].astype(float); dx = x.diff().abs()
+        ix = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+        if _r2(np.column_stack([dx.reindex(ix), dx.shift(1).reindex(ix)]).astype(float), np.asarray(d, dtype=float))[0] < 0.99: return None
+        X = x.to_frame()
+    elif not isinstance(X, pd.DataFrame): return None
+    else:
+        X = X.select_dtypes('number')
+        if B.shape[1] != X.shape[1]: return None
+    if B.shape[1] < 2 or _persistence(B) < 0.5: return None
     lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
     t = lambda F: float(np.nansum(np.abs(np.diff(F.loc[lo:hi].to_numpy(dtype=float), axis=0))))
     tb, tx = t(B), t(X)
@@ -746,6 +757,13 @@ def _scaled(ns, book, paid) -> bool:
         if not np.allclose(b[on], f[:, None] * x[on], rtol=1e-6, atol=1e-12 * np.abs(b).max()): continue
         if np.std(f) >= 0.1 * np.mean(np.abs(f)): return True
     return False
+
+def _active(d, paid:list) -> bool:
+    """Whether the cost paid `d` is one reported book's cost minus another's, each of which is never a credit (`active =
+    timed - bench`, two books net of their own costs): an active return's cost may be negative, and nothing was netted."""
+    d = np.asarray(d, dtype=float)
+    ok = [x for x in map(np.asarray, paid) if len(x) == len(d) and np.abs(x).sum() > 0 and (x >= -1e-9 * np.abs(x).max()).all()]
+    return any(np.allclose(d, x - y, rtol=1e-6, atol=1e-12) for i, x in enumerate(ok) for j, y in enumerate(ok) if i != j)
 
 def _credit(d, a, g=None):
     """[negative days, days looked at] when the cost paid `d` is a credit: of the 20 days it is largest (among the days it is
@@ -1315,6 +1333,23 @@ def _tiled(rs:list) -> bool:
     spans = sorted((min(r['days']), max(r['days'])) for r in rs)
     return len(spans) >= 3 and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
 
+def _halves(stds:list) -> list:
+    """The records without the two halves of a series that the same cell also reports whole (`ir(net.loc[:'2015'])`,
+    `ir(net.loc['2016':])`, then `ir(net)`): two pieces that meet, and a third record that spans both with as many rows, are
+    a breakdown of the reported period, judged as that whole."""
+    rs = [r for r in stds if r.get('days')]
+    drop = set()
+    for a in rs:
+        for b in rs:
+            if a is b or a.get('cell') != b.get('cell'): continue
+            da, db = a['days'], b['days']
+            step = float(np.median(np.diff(da))) if len(da) > 2 else 1.
+            if not 0 < db[0] - da[-1] <= 2 * step + 10: continue  # b starts where a ends
+            if any(w is not a and w is not b and w.get('cell') == a.get('cell') and abs(w['days'][0] - da[0]) <= 10 and
+                   abs(w['days'][-1] - db[-1]) <= 10 and abs(len(w['days']) - len(da) - len(db)) <= 2 for w in rs):
+                drop |= {id(a), id(b)}
+    return [r for r in stds if id(r) not in drop]
+
 def _partitions(stds:list, calendars:dict) -> list:
     """The records with the buckets of one groupby (a lambda pandas called per group, at one line) merged into one record,
     when each bucket has holes and together they leave none: a table by regime or sign describes the sample in parts,
@@ -1355,7 +1390,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
-    for rec in _folds(_partitions(base.get('stds', []), base.get('calendars', {}))):
+    for rec in _folds(_partitions(_halves(base.get('stds', [])), base.get('calendars', {}))):
         if not rec.get('days') or _data_cell(cells.get(rec['cell'])): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
@@ -1465,7 +1500,8 @@ def parameter_findings(res, cells, sample, knobs) -> list:
     for knob, irs in by.items():
         c, x, l = allk[knob]
         s = np.sign(ir0); rel = [s * v / abs(ir0) for v in irs]
-        if isinstance(x, list):  # a grid: the headline is its best member, far above the typical one
+        if isinstance(x, list) and ir0 > 0:  # a grid: the headline is its best member, far above the typical one (a loss
+            # far below the grid's others flatters nothing)
             picked_is = ir_is is not None and None not in ins[knob] and ir_is >= max(ins[knob]) - 1e-9 and \
                 _in_sample_pick(cells, c)  # the in-sample best, taken by a line that names the in-sample column: a fair pick
             if len(rel) >= 3 and max(rel) >= 0.97 and np.median(rel) <= 0.5 and not picked_is:

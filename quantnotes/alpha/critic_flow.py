@@ -147,14 +147,16 @@ def after_dates(text:str) -> list[tuple[date, date]]:
 _UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
 _WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)
 _WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
+_WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn)', re.I)  # `1965-1969 is a warm-up`
 _WARM_L = re.compile(r'\b(\d+)[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
 
 def stated_warmup(text:str, # a hypothesis's sample description
                   start:date, # the sample's start
                  ) -> int:
-    "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `a 64-day warm-up`), else 0."
+    "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `1965-1969 is a warm-up`, `a 64-day warm-up`), else 0."
     days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
+    days += [(date(int(b) + 1, 1, 1) - start).days for a, b in _WARM_YY.findall(text or '') if int(a) == start.year <= int(b)]
     return max(days, default=0)
 
 _FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|back-?test(?:ing)?|refits?)\b[^.;]{0,30}?\b(?:from|in|starts?|begins?)\s+((?:19|20)\d\d)\b(?!-\d)', re.I)
@@ -280,6 +282,8 @@ class Analyser:
         self.breakdowns: list[tuple] = []  # (loc, names) a P&L broken down by a regime variable
         self.lookback = 0  # the longest window, lag or loop start (rows) seen: the warm-up a sample may lose at its start
         self.windows: list[int] = []  # every window, lag and loop start (rows)
+        self.row_arrays: set = set()  # names bound to the rows of several dates (`pos = np.searchsorted(index, month_ends)`)
+        self.leads: list[int] = []  # every forward shift (`shift(-3)`: 3): a target that reaches that many rows ahead
         self.loop_years: list[int] = []  # first years of loops over calendar years (walk-forward fits)
         self.wf_days: list[int] = []  # calendar days a walk-forward waits after the data's first date (`idx[0] + pd.DateOffset(years=2)`)
         self.cost_zero, self.cost_nonzero = [], []
@@ -291,6 +295,7 @@ class Analyser:
         self.any_net = False
         self.in_loop = 0
         self.tvars = set()  # names bound by `for t in range(...)` loops and comprehensions: time indices
+        self.tvar_shift = {}  # a time index that is the pass's row plus k (`i = px.index.get_loc(d) + 1`): {name: k}
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
         self.conds = []  # the dated tests of the `if`s a loop's statement sits in: what it writes depends on them
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
@@ -518,19 +523,22 @@ def time_var(self:Analyser, it_node, target) -> set:
             and isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name)):
         x = self.env.get(it_node.args[0].id) if isinstance(it_node.args[0], ast.Name) else None
         if x is not None and (x.index == 'index' or (x.lead is not None and x.lead > -INF)): return {target.elts[0].id}  # `for i, d in enumerate(dates)`
-    if isinstance(target, ast.Name) and _row_numbers(it_node): return {target.id}  # `for t in np.flatnonzero(is_qend)`: rows of dated passes
+    if isinstance(target, ast.Name) and (_row_numbers(it_node) or (isinstance(it_node, ast.Name) and it_node.id in self.row_arrays)):
+        return {target.id}  # `for t in np.flatnonzero(is_qend)`, `for i in pos_idx` (`pos_idx = np.searchsorted(index, month_ends)`): rows of dated passes
     return set()
 
 def _row_numbers(n) -> bool:
-    "`np.arange(a, b)`, `np.flatnonzero(mask)`, `np.nonzero(mask)[0]`, `np.where(mask)[0]`: row numbers to loop over."
+    """`np.arange(a, b)`, `np.flatnonzero(mask)`, `np.nonzero(mask)[0]`, `np.where(mask)[0]`, and the rows of several dates
+    (`np.searchsorted(index, month_ends)`, `index.get_indexer(dates)`): row numbers to loop over."""
     if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == 0: n, one = n.value, True
     else: one = False
     if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)): return False
-    return n.func.attr in ('arange', 'flatnonzero') and not one or (one and n.func.attr in ('nonzero', 'where') and len(n.args) == 1)
+    return n.func.attr in ('arange', 'flatnonzero', 'searchsorted', 'get_indexer') and not one or (one and n.func.attr in ('nonzero', 'where') and len(n.args) == 1)
 
 @patch
 def row_number(self:Analyser, node) -> bool:
-    "Whether `node` finds the row of a date that changes with each pass (`px.index.get_loc(d)`, `np.searchsorted(dates, d)`)."
+    "Whether `node` finds the row of a date that changes with each pass (`px.index.get_loc(d)`, `np.searchsorted(dates, d)`), or a row a few from it (`get_loc(d) + 1`)."
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(self.const_of(node.right), int): node = node.left
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ('get_loc', 'searchsorted') and node.args):
         return False
     d = node.args[-1]
@@ -554,6 +562,7 @@ def ev_comp(self:Analyser, n, elts):
         self.bind(g.target, (isinstance(g.target, ast.Tuple) and self.unpacked(g.iter)) or _element(it))
         if it.index == 'index' and isinstance(g.target, ast.Name): self.date_vars.add(g.target.id)  # one date per pass
         new |= self.time_var(g.iter, g.target) - self.tvars
+        for nm in new: self.tvar_shift.pop(nm, None)
         for c in g.ifs: self.ev(c)
     self.in_loop += 1; self.tvars |= new
     try:
@@ -568,7 +577,7 @@ def ev_comp(self:Analyser, n, elts):
 def time_offset(self:Analyser, node):
     """k for a row `t + k` / `t - k` / `t` with `t` a loop time index, else None. Minus a variable (`t - 1 - lookback`) reaches
     further back by an unknown amount: at least as far back as the rest says, which is what is returned."""
-    if isinstance(node, ast.Name): return 0 if node.id in self.tvars else None
+    if isinstance(node, ast.Name): return self.tvar_shift.get(node.id, 0) if node.id in self.tvars else None
     if not (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))): return None
     k, c = self.time_offset(node.left), self.const_of(node.right)
     if k is None: return None
@@ -689,6 +698,7 @@ def ev_Compare(self:Analyser, n):
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
     elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
+    elif opn in ('Gt', 'NotEq') and r.const == 0 and _held(n.left): pass  # `w.abs().sum(axis=1) > 0`: the dates a book holds anything
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
@@ -903,6 +913,11 @@ _COUNT_KEEP = {'rolling', 'expanding', 'resample', 'groupby', 'sum', 'cumsum', '
 def _coverage(node) -> bool:
     "Whether a compared expression counts observations (`.count()`, `.notna().sum()`): a filter on data coverage, not on a market state."
     return any(isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _COUNTS for x in ast.walk(node))
+
+def _held(node) -> bool:
+    "Whether a compared expression is a gross size summed across names (`w.shift(1).abs().sum(axis=1)`): against 0, the dates the book holds anything."
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == 'sum'): return False
+    return any(isinstance(x, ast.Call) and (getattr(x.func, 'attr', None) == 'abs' or getattr(x.func, 'id', None) == 'abs') for x in ast.walk(node.func.value))
 
 # %% ../../nbs/14_critic.ipynb #9dcfadec
 _TRADE_N = re.compile(r'(^|_)(delta|trade|trades|order|orders|qty|dq|dw|chg|change)(_|$)', re.I)
@@ -1277,7 +1292,9 @@ def ex_For(self:Analyser, s):
         self.date_vars.add(s.target.elts[0].id)  # `for d, row in px.iterrows()`: the row's date, one per pass
     before, dates_before = set(self.tvars), dict(self.date_offsets)
     for name, off in self.zipped_dates(s.iter, s.target).items(): self.date_vars.add(name); self.date_offsets[name] = off
-    self.in_loop += 1; self.tvars |= self.time_var(s.iter, s.target)
+    new = self.time_var(s.iter, s.target)
+    for nm in new: self.tvar_shift.pop(nm, None)
+    self.in_loop += 1; self.tvars |= new
     try: self.block(s.body)
     finally: self.in_loop -= 1; self.tvars, self.date_offsets = before, dates_before  # and the rows and dates derived from it inside the loop
     for t, old in held.items():  # a dated value whose name the loop took: a later read gets the loop's last element
@@ -1401,7 +1418,12 @@ def assign(self:Analyser, t, v:Info, s):
     if isinstance(t, ast.Subscript): v = self.guarded(v)  # a row written under a test; a name (`w = 1.0` for names in a ranked list) is not:
     # which rows of a panel keyed by a month column it meets is not followed
     if isinstance(t, ast.Name):
-        if self.in_loop and self.row_number(getattr(s, 'value', None)): self.tvars.add(t.id)  # `i = px.index.get_loc(d)`: the pass's row
+        if self.in_loop and self.row_number(getattr(s, 'value', None)):  # `i = px.index.get_loc(d)`: the pass's row (`+ 1`: the next)
+            self.tvars.add(t.id); v0 = s.value
+            k = self.const_of(v0.right) if isinstance(v0, ast.BinOp) else 0
+            self.tvar_shift[t.id] = (k if isinstance(v0.op, ast.Add) else -k) if isinstance(v0, ast.BinOp) and isinstance(k, int) else 0
+        if _row_numbers(getattr(s, 'value', None)): self.row_arrays.add(t.id)
+        else: self.row_arrays.discard(t.id)
         off = self.time_offset(s.value.slice) if self.in_loop and isinstance(getattr(s, 'value', None), ast.Subscript) and not v.np else None
         if off is not None: self.date_offsets[t.id] = off  # `d1 = month_ends[i + 1]`: a date `off` rows from the pass's
         else: self.date_offsets.pop(t.id, None)
@@ -1814,6 +1836,7 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         k = self.const_of(kn) if kn is not None else 1
         if not isinstance(k, (int, float)): k = 1
         self.note_window(int(k))
+        if k < 0: self.leads.append(-int(k))
         if recv.lead is None: return recv
         if recv.index: return replace(recv, pending=None, const=None)  # the calendar is known in advance: next row's date is no news
         if k < 0 and _reverse_cum(recv_node): return replace(recv, pending=None, const=None)  # a back-adjustment: see `_reverse_cum`
@@ -2035,8 +2058,8 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
     out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
     out.clock = (recv.clock or bool(recv.index)) and m in _CLOCK_M and not (recv.ret or recv.pnl)
-    out.pending = recv.pending
-    out.mask = recv.mask
+    out.pending = None if m in ('notna', 'isna', 'notnull', 'isnull') else recv.pending  # which dates of a window hold values:
+    out.mask = recv.mask  # a look at the data, not a cut of it (as `np.isnan`)
     return out
 
 # %% ../../nbs/14_critic.ipynb #677923d4
@@ -2201,7 +2224,11 @@ def call_pd(self:Analyser, n, f):
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
         blank = not xs or isinstance(data.const, (int, float))  # `pd.DataFrame(0.0, index=dates)`: dated by its index, holding nothing yet
-        out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if blank else ())])
+        ix = next((k.value for k in n.keywords if k.arg == 'index'), None)
+        label = blank or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
+        # values computed from a frame, given back its own dates (`pd.DataFrame(np.where(fp > 0, 1, 0.5), index=fp.index)`): the
+        # calendar only labels the rows; other dates (`index=days` for random draws) date the values
+        out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if label else ())])
         fixed = (isinstance(data.const, (dict, list, tuple)) or (data.items is not None and all(v.lead is None for v in data.items))) \
             and all(v.const is not None for k, v in kws.items() if k in ('index', 'columns'))
         # `pd.Series({"USD": 0.24, "GBP": 0.16})`, `pd.Series({"ir": ir, "te": te})`: constants or statistics by name, no dates

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trade
 
 # %% auto #0
-__all__ = ['calendar_regime', 'last_formation', 'date_range', 'fold_rows', 'year_columns']
+__all__ = ['calendar_regime', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
@@ -78,6 +78,16 @@ def last_formation(hi:date, # where a filter cuts the data
     "`hi` is the month-end just before the month-end `he`: a monthly book's last formation date, its return realised at `he`."
     return 0 < (he - hi).days <= 35 and hi.day >= 24 and he.day >= 24 and (he.month - hi.month) % 12 == 1
 
+def purged_fit_end(hi:date, # where a filter cuts the data
+                   split:date|None, # the hypothesis's out-of-sample start
+                   leads:list, # the forward shifts the notebook makes (`shift(-3)`: 3)
+                  ) -> bool:
+    """`hi` ends an in-sample fit on a multi-period forward target early enough that the target's last window ends by the
+    split: `y.rolling(3).sum().shift(-3)` fitted to September's end when the test starts in January. At most a month per row
+    of the longest forward shift (two rows or more: a one-row shift is the ordinary next-period return), and a quarter."""
+    h = max(leads, default=0)
+    return split is not None and h >= 2 and 0 < (split - hi).days <= min(100, 31 * h + 7)
+
 # %% ../../nbs/14_critic_sample.ipynb #d1783df5
 @patch
 def applied_filter(self:Analyser, filt, sink=False):
@@ -102,7 +112,7 @@ def applied_filter(self:Analyser, filt, sink=False):
                 elif (hs - lo).days > 7 and not sink: self.find('sample_boundary_drift', 3, loc, f'filter from {lo}, before the hypothesis start {hs}')
             if hi is not None and self.classify_date(hi) not in ('end', 'oos'):
                 he = self.hdate('end')
-                if hi < he and not last_formation(hi, he): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
+                if hi < he and not last_formation(hi, he) and not purged_fit_end(hi, self.hdate('oos'), self.leads): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
     elif kind == 'rows' and not sink:
         k = m.get('skip', 0)
         if k > 260: self.find('sample_boundary_drift', 2, loc, f'the first {k} rows (more than a year) are dropped from the sample')
