@@ -252,7 +252,8 @@ def _code(src:str) -> str:
 # %% ../../nbs/14_critic.ipynb #acf1662e
 _NO_PROP = {'rolling', 'expanding', 'ewm', 'shift', 'pct_change', 'diff', 'round', 'head', 'tail', 'resample', 'quantile',
             'clip', 'astype', 'rename', 'to_frame', 'fillna', 'dropna', 'apply', 'agg', 'aggregate', 'reindex', 'set_index',
-            'reset_index', 'sort_index', 'describe', 'pipe', 'stack', 'unstack', 'nlargest', 'nsmallest', 'get', 'between'}
+            'reset_index', 'sort_index', 'describe', 'pipe', 'stack', 'unstack', 'nlargest', 'nsmallest', 'get', 'between',
+            'set_axis'}  # `set_axis(days)`: new labels for the same rows
 _ROWWISE = {'fillna', 'dropna', 'copy', 'ffill', 'sort_index', 'clip', 'reindex', 'round', 'astype', 'query'}  # `query` picks rows
 _CALENDAR_M = {'to_period', 'to_series', 'to_timestamp', 'normalize', 'strftime', 'to_list', 'tolist', 'floor', 'ceil',
                'unique', 'drop_duplicates', 'to_numpy', 'asfreq'}
