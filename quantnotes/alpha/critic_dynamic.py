@@ -1333,10 +1333,12 @@ def _tiled(rs:list) -> bool:
     spans = sorted((min(r['days']), max(r['days'])) for r in rs)
     return len(spans) >= 3 and all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
 
-def _halves(stds:list) -> list:
+def _halves(stds:list, split:int) -> list:
     """The records without the two halves of a series that the same cell also reports whole (`ir(net.loc[:'2015'])`,
-    `ir(net.loc['2016':])`, then `ir(net)`): two pieces that meet, and a third record that spans both with as many rows, are
-    a breakdown of the reported period, judged as that whole."""
+    `ir(net.loc['2016':])`, then `ir(net)`): two pieces that meet inside one part of the sample (both on or after the
+    day `split`, or both before it), and a third record that spans both with as many rows, are a breakdown of that part,
+    judged as the whole. Pieces that meet elsewhere are the in-sample and out-of-sample parts: where they meet is the
+    split, and it is judged."""
     rs = [r for r in stds if r.get('days')]
     drop = set()
     for a in rs:
@@ -1345,6 +1347,7 @@ def _halves(stds:list) -> list:
             da, db = a['days'], b['days']
             step = float(np.median(np.diff(da))) if len(da) > 2 else 1.
             if not 0 < db[0] - da[-1] <= 2 * step + 10: continue  # b starts where a ends
+            if not (da[0] >= split - 10 or db[-1] < split + 10): continue  # across the split: the two parts themselves
             if any(w is not a and w is not b and w.get('cell') == a.get('cell') and abs(w['days'][0] - da[0]) <= 10 and
                    abs(w['days'][-1] - db[-1]) <= 10 and abs(len(w['days']) - len(da) - len(db)) <= 2 for w in rs):
                 drop |= {id(a), id(b)}
@@ -1390,7 +1393,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
-    for rec in _folds(_partitions(_halves(base.get('stds', [])), base.get('calendars', {}))):
+    for rec in _folds(_partitions(_halves(base.get('stds', []), day(o)), base.get('calendars', {}))):
         if not rec.get('days') or _data_cell(cells.get(rec['cell'])): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
