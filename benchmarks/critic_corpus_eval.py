@@ -83,12 +83,10 @@ def _review(name, dynamic, isolation, timeout):
     return out
 
 def union(a:list, b:list) -> list:
-    "Static then dynamic findings, one per (class, cell): the most severe, the static one at equal severity (as the CLI's `merge_findings`)."
-    best = {}
-    for f in a + b:
-        k = (f['defect_class'], f['cell'])
-        if k not in best or f['severity'] < best[k]['severity']: best[k] = f
-    return list(best.values())
+    "Static then dynamic findings (as dicts), merged as `quantnotes critic review` merges them (`merge_findings`)."
+    from quantnotes.alpha.critic_cli import merge_findings
+    from quantnotes.alpha.log import Finding
+    return [_f(f) for f in merge_findings([Finding(**f) for f in a], [Finding(**f) for f in b])]
 
 def score(rows:list, keys:dict, which:str) -> dict:
     "Per class caught / at key cell / total; false positives / clean; seconds per notebook."
