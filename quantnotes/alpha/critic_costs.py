@@ -150,7 +150,31 @@ def subtracts_cost(trees) -> bool:
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and _costy(n.right): return True
             if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
+            if isinstance(n, ast.Assign) and any(_NET.search(_target_name(t) or '') for t in n.targets) and \
+                    any(_charge(x) for x in ast.walk(n.value)): return True  # `book["net"] = (1 + g) * (1 - prop - fixed) - 1`
     return False
+
+_NET = re.compile(r'(?i)(^|_)net($|_)')
+_TRADED = re.compile(r'(?i)turn|trade|^dw$|^dpos$')
+
+def _charge(x) -> bool:
+    "`a - b` where `b` is a named quantity other than the trades themselves (`gross - turnover` charges no rate)."
+    if not (isinstance(x, ast.BinOp) and isinstance(x.op, ast.Sub)): return False
+    names = [z.id if isinstance(z, ast.Name) else z.slice.value for z in ast.walk(x.right)
+             if isinstance(z, ast.Name) or (isinstance(z, ast.Subscript) and isinstance(z.slice, ast.Constant) and isinstance(z.slice.value, str))]
+    names = [m for m in names if m not in _frame_names(x.right)]
+    return bool(names) and not any(_TRADED.search(m) for m in names)
+
+def _frame_names(e) -> set:
+    "Names that only hold columns in `e` (`book` in `book['prop']`)."
+    return {z.value.id for z in ast.walk(e) if isinstance(z, ast.Subscript) and isinstance(z.value, ast.Name)}
+
+def _target_name(t) -> str|None:
+    "The name an assignment binds: `net` for `net = ...`, `book.net = ...` and `book['net'] = ...`."
+    if isinstance(t, ast.Name): return t.id
+    if isinstance(t, ast.Attribute): return t.attr
+    if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str): return t.slice.value
+    return None
 
 # %% ../../nbs/14_critic_costs.ipynb #f911dfcc
 _BPS_N = re.compile(r'(?i)(^|_)(bps?|basis_?points?)($|_)')

@@ -31,6 +31,13 @@ def _where():
         f = f.f_back
     return None, None
 
+def _from_cell() -> bool:
+    """Whether the constructor running was called by the notebook's own code (a cell, or a function defined in one): the
+    data the notebook makes. A frame that pandas builds inside `astype`, `concat` or `groupby` for a cell's line is made from
+    data already in the notebook, perturbed or not where it came in; noise on it would move rows the data never moved."""
+    f = sys._getframe(2)  # 0: this, 1: the wrapped `__init__`, 2: whoever called the constructor
+    return f is not None and f.f_code.co_filename.startswith(_CELLF)
+
 def _site():
     "(cell, line) of the outermost user-cell frame: the statement of the cell that is running (None if none)."
     f, out = sys._getframe(1), None
@@ -328,7 +335,7 @@ def _install():
         if hasattr(pd, n): setattr(pd, n, reader(getattr(pd, n)))
     def constructor(init):
         def __init__(self, data=None, index=None, *a, **k):
-            if _S is not None and _S.mode.get('perturb_after') and _where()[0] is not None: data = _perturb_array(data, index)
+            if _S is not None and _S.mode.get('perturb_after') and _from_cell(): data = _perturb_array(data, index)
             init(self, data, index, *a, **k)
         return __init__
     for cls in (pd.DataFrame, pd.Series):
@@ -962,8 +969,16 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     Pb, Rb, cut = fr[P], fr[R], pd.Timestamp(cut)
     Pl, Rl = Pl.select_dtypes('number').reindex(Pb.index), Rl.select_dtypes('number').reindex(Rb.index)
     if Pl.shape != Pb.shape or Rl.shape != Rb.shape: return None
-    at = int(Pb.index.searchsorted(cut))
     same = lambda x, y: np.allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float), rtol=1e-9, atol=1e-12, equal_nan=True)
+    moves = lambda B, L: (i := int(B.index.searchsorted(cut))) < len(B) and not same(B.iloc[i], L.iloc[i])
+    if moves(Pb, Pl) and not moves(Rb, Rl) and same(Pb[Pb.index < cut], Pl[Pl.index < cut]):
+        # the roles were guessed wrong (a book that flips every day persists less than a return): the frame that moves on the
+        # cut's day is the day's return, and the other, known before it, is the book that earns it
+        P, R, Pb, Rb, Pl, Rl = R, P, Rb, Pb, Rl, Pl
+        A, B = (Pb, _on(Rb, Pb)) if len(Pb) >= len(Rb) else (_on(Pb, Rb), Rb)
+        if A is None or B is None: return None
+        r1 = fit(A.shift(1).to_numpy(dtype=float), B.to_numpy(dtype=float), (A if len(Pb) >= len(Rb) else B).index)
+    at = int(Pb.index.searchsorted(cut))
     if at >= len(Pb) or not same(Rb[Rb.index < cut], Rl[Rl.index < cut]): return None
     z = _trade_z(Pb, Rb)
     daily = len(Pb) > 2 and np.median(np.diff(Pb.index.values.astype('datetime64[D]').astype(np.int64))) <= 4

@@ -613,7 +613,8 @@ def ev_Attribute(self:Analyser, n):
     if n.attr == 'index':  # the dates themselves: known on their own row, whatever the values saw
         return replace(base, index='index', ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None,
                        lead=None if base.lead is None else 0., leak=None, mix=None, colinfo=None)
-    if n.attr in ('year', 'month', 'date', 'dayofweek', 'weekday') and base.index: return replace(base, index=n.attr)
+    if n.attr in ('year', 'month', 'date', 'dayofweek', 'day_of_week', 'weekday', 'quarter', 'dayofyear', 'day_of_year') and base.index:
+        return replace(base, index=n.attr)  # a calendar field: rows of many dates share it (grouped by it, groups run along time)
     if n.attr in ('values',): return replace(base, np=True, pending=None)
     if n.attr.startswith('smoothed') and base.lead is not None and not base.tslice:  # a state-space or regime model's smoothed estimates
         return replace(base, ret=False, lead=INF, pending=None, const=None, items=None,
@@ -654,6 +655,12 @@ def _col_name(n):
 def _calendar_column(n) -> bool:
     "A column or attribute named for dates (`date`, `Date`, `month`...)."
     return isinstance(_col_name(n), str) and _col_name(n).lower() in _CAL_NAMES
+
+_NAME_ATTRS = re.compile(r'^(sector|industry|ticker|symbol|name|country|region|currency|ccy|asset|asset_class|exchange|issuer|group|bucket_name)s?$', re.I)
+
+def _names_column(n) -> bool:
+    "A column naming what each row is about (`sector`, `ticker`, `country`): a screen on it picks names, not periods."
+    return isinstance(_col_name(n), str) and bool(_NAME_ATTRS.match(_col_name(n)))
 
 def _weekday(n) -> bool:
     "The day of the week of a date (`.dt.day_of_week`, `.dayofweek`, `.weekday()`)."
@@ -1643,6 +1650,7 @@ def call_name(self:Analyser, n, name):
 def inline(self:Analyser, n, fn,
            this:Info|None=None, # a method's object, bound to its first parameter (`self`)
            owner:tuple|None=None, # the class the method was found in (for `super()`)
+           applied:bool=False, # run by `apply`/`transform` on each group: rolling statistics it returns stay dated estimates
           ):
     "Analyse a call of a user function (or a method of `this`) by running its body on the arguments' infos."
     node, cell = fn
@@ -1685,7 +1693,8 @@ def inline(self:Analyser, n, fn,
         data = args[1:] if this is not None else args  # a method's statistic is of its first argument, or of what it reads from `self`
         x = data[0] if data else ret if this is not None else None
         if x is not None and (x.pnl or x.ret) and not rolling: self.sink(n, x)  # a rolling estimate reports no result
-        ret = replace(ret, stat=True, lead=None, leak=None, period=x.period if x is not None else ret.period, pnl=False)
+        ret = replace(ret, pnl=False) if rolling and applied else \
+            replace(ret, stat=True, lead=None, leak=None, period=x.period if x is not None else ret.period, pnl=False)
     if _simulator(node) and ret.lead is not None:  # what a simulator draws is the world the notebook studies, dated by its rows
         ret = replace(ret, lead=0., leak=None, mix=None)
     return ret
@@ -1781,6 +1790,9 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         kind = recv.win[0]
         if kind == 'groupby' and m in ('shift', 'pct_change', 'diff'):  # within each group, still along time
             return self._m_lag(n, m, replace(recv, win=None), recv_node, loc, arg0)
+        if kind == 'groupby' and m in ('cumcount', 'ngroup'):  # the row's place in its group: a calendar, like the dates themselves
+            return replace(recv, win=None, index=m, ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None,
+                           lead=None if recv.lead is None else 0., leak=None, mix=None, colinfo=None, turnover=False)
         if kind == 'groupby' and _by_date(recv.win[1]) and m not in ('rank', 'cumsum', 'cumprod', 'expanding', 'rolling'):
             out = replace(recv, win=None, pending=None, const=None, xsec=False)  # across assets on each date: still a time series
             named = {k.arg: self.const_of(k.value.elts[0]) for k in n.keywords if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts}
@@ -1792,8 +1804,10 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             if recv.pnl and by is not None and (by.lead is not None or by.mask) and not by.index:
                 self.breakdowns.append((loc, by.names))
             fn = self.ev(arg0) if arg0 is not None else Info()
-            if fn.func is not None and (recv.pnl or recv.ret): self.sink(n, replace(recv, win=None)) if False else None
-            return replace(recv, win=None, stat=recv.pnl or recv.stat, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
+            out = replace(recv, win=None, stat=recv.pnl or recv.stat, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
+            got = None if recv.pnl else self.applied(n, m, arg0, fn, replace(recv, win=None, pending=None))  # each group's own series
+            if got is not None and out.lead is not None and got.lead < out.lead: out.lead, out.leak, out.mix = got.lead, got.leak, got.mix  # a lag in its body
+            return out
         out = replace(recv, win=None, ret=False, pending=None, const=None, turnover=False, pnl=False)
         if kind == 'rolling' and recv.win[1]:
             out.lead = recv.lead + max(1, (recv.win[2] or 2) // 2)
@@ -1907,6 +1921,9 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
             conds = [('In', d, recv.index or 'column', None) for d in ds]
             if recv.index == 'year' and ds: conds.append(('In', date(max(ds).year, 12, 31), recv.index, None))
             return Info(mask=dict(kind='date', conds=conds, neg=False))
+        if m == 'isin' and _names_column(recv_node) and xs and isinstance(xs[0].const, (list, tuple, set, frozenset)) and xs[0].const \
+                and all(isinstance(v, str) and not as_date(v) for v in xs[0].const):
+            return replace(recv, mask=None, ret=False, pnl=False, lead=None)  # `sector.isin(["FIN", "REI"])`: a universe of names, not of dates
         return replace(recv, mask=dict(kind='regime', names=recv.names, literal=True, neg=False), ret=False, pnl=False)
     if m in ('where', 'mask'):
         cond = self.ev(arg0) if arg0 is not None else Info()
@@ -1914,8 +1931,13 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         out = merge(recv, replace(cond, mask=None), *rest)
         out.ret, out.pnl, out.net, out.cols = recv.ret, recv.pnl, recv.net, recv.cols
         swap = bool(rest) and rest[0].lead is not None  # `value.where(alive, payoff)`: one series or another, date by date: nothing dropped
-        if cond.mask and not swap: out.pending = (loc, cond.mask['kind'], cond.mask)
+        fill = recv.lead == -INF and bool(rest)  # a blank table filled in by tiers (`out.mask(price < 5, 0.0010)`): nothing of the sample dropped
+        if cond.mask and not swap and not fill: out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
+    if m == 'query' and arg0 is not None and isinstance(self.const_of(arg0), str):
+        cond = self.query_mask(n, self.const_of(arg0), recv)
+        if cond is not None and cond.mask: return replace(recv, pending=(loc, cond.mask['kind'], cond.mask))
+        return None
     if m == 'drop':
         idx = self.kw(n, 'index', 0)
         if idx is not None:
@@ -1928,6 +1950,30 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         b, a = self.const_of(self.kw(n, 'before', 0)), self.const_of(self.kw(n, 'after', 1))
         return replace(recv, pending=(loc, 'date', dict(kind='date', conds=([('GtE', as_date(b), 'index', b)] if as_date(b) else []) +
                                                       ([('LtE', as_date(a), 'index', a)] if as_date(a) else []), neg=False, how='and')))
+
+# %% ../../nbs/14_critic.ipynb #cff4d806
+class _QueryNames(ast.NodeTransformer):
+    "A `query` string's names as the frame's columns (`_qn_q['col']`), `@x` as the variable `x`, `index` as the frame's dates."
+    def visit_Name(self, n):
+        if n.id.startswith('_qn_at_'): return ast.copy_location(ast.Name(id=n.id[len('_qn_at_'):], ctx=ast.Load()), n)
+        if n.id == 'index': return ast.copy_location(ast.Attribute(value=ast.Name(id='_qn_q', ctx=ast.Load()), attr='index', ctx=ast.Load()), n)
+        return ast.copy_location(ast.Subscript(value=ast.Name(id='_qn_q', ctx=ast.Load()), slice=ast.Constant(n.id), ctx=ast.Load()), n)
+
+@patch
+def query_mask(self:Analyser, n, expr:str, recv:Info) -> Info|None:
+    "The mask a `query` string makes on `recv` (None when it does not parse as Python)."
+    src = re.sub(r'@(\w+)', r'_qn_at_\1', re.sub(r'`([^`]+)`', lambda m: re.sub(r'\W', '_', m[1]), expr))
+    try: tree = ast.parse(src, mode='eval')
+    except SyntaxError: return None
+    tree = _QueryNames().visit(tree)
+    for x in ast.walk(tree):  # every node on the line of the call: findings quote the notebook's line
+        x.lineno, x.col_offset, x.end_lineno, x.end_col_offset = n.lineno, n.col_offset, n.end_lineno, n.end_col_offset
+    saved = self.env.get('_qn_q')
+    self.env['_qn_q'] = recv
+    try: return self.ev(tree.body)
+    finally:
+        if saved is None: self.env.pop('_qn_q', None)
+        else: self.env['_qn_q'] = saved
 
 # %% ../../nbs/14_critic.ipynb #41fc2178
 @patch
@@ -1949,9 +1995,7 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return replace(recv, pending=None)
     if m in ('join', 'merge', 'combine_first'):
         other = self.ev(arg0) if arg0 is not None else Info()
-        on = self.const_of(self.kw(n, 'on'))
-        on = set([on] if isinstance(on, str) else on or [])
-        self.collision(n, recv, other, on, m)
+        self.collision(n, recv, other, self.join_keys(n), m)
         out = merge(recv, other)
         out.cols = (recv.cols | other.cols) if recv.cols is not None and other.cols is not None else None
         named = other.colinfo or ({next(iter(other.cols)): replace(other, pending=None, cols=None)} if other.cols is not None and len(other.cols) == 1 else None)
@@ -2057,11 +2101,35 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
             node = fn.func[0]
             if (getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False):
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
+        got = self.applied(n, m, arg0, fn, recv)
+        if got is not None and out.lead is not None and got.lead < out.lead: out.lead, out.leak, out.mix = got.lead, got.leak, got.mix  # a lag in its body
     out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
     out.clock = (recv.clock or bool(recv.index)) and m in _CLOCK_M and not (recv.ret or recv.pnl)
     out.pending = None if m in ('notna', 'isna', 'notnull', 'isnull') else recv.pending  # which dates of a window hold values:
     out.mask = recv.mask  # a look at the data, not a cut of it (as `np.isnan`)
     return out
+
+# %% ../../nbs/14_critic.ipynb #352bc25f
+@patch
+def join_keys(self:Analyser, n) -> set:
+    "The columns a join or merge matches on: `on`, and the names that appear in `left_on` and `right_on` at the same position."
+    as_list = lambda v: [v] if isinstance(v, str) else list(v) if isinstance(v, (list, tuple)) else []
+    on = set(as_list(self.const_of(self.kw(n, 'on'))))
+    lo, ro = as_list(self.const_of(self.kw(n, 'left_on'))), as_list(self.const_of(self.kw(n, 'right_on')))
+    return on | {a for a, b in zip(lo, ro) if a == b}
+
+# %% ../../nbs/14_critic.ipynb #e998192d
+@patch
+def applied(self:Analyser, n, m, arg0, fn:Info, recv:Info) -> Info|None:
+    "What a user function handed to `apply`/`transform`/`pipe` returns when run on the receiver (None: not a user function)."
+    if fn.func is None or recv.lead is None or m not in ('apply', 'agg', 'aggregate', 'pipe', 'transform'): return None
+    tmp = '_qn_applied_on'
+    self.env[tmp] = recv
+    call = ast.copy_location(ast.Call(func=arg0, args=[ast.copy_location(ast.Name(id=tmp, ctx=ast.Load()), n)]
+                                      + (list(n.args[1:]) if m == 'pipe' else []), keywords=[]), n)
+    try: got = self.inline(call, fn.func, applied=True)
+    finally: self.env.pop(tmp, None)
+    return got if got is not None and got.lead is not None else None  # callers keep it only where it lags what it was given
 
 # %% ../../nbs/14_critic.ipynb #677923d4
 @patch
@@ -2204,8 +2272,7 @@ def call_pd(self:Analyser, n, f):
         return replace(out, lead=out.lead + 1, pending=None, const=None,
                        leak=(loc, f'`merge_asof(direction="{d}")` attaches rows dated after each date'))
     if f == 'merge' and len(xs) >= 2:
-        on = kws.get('on').const if 'on' in kws else None
-        self.collision(n, xs[0], xs[1], set([on] if isinstance(on, str) else on or []), 'merge')
+        self.collision(n, xs[0], xs[1], self.join_keys(n), 'merge')
         out = merge(xs[0], xs[1]); out.cols = (xs[0].cols | xs[1].cols) if xs[0].cols is not None and xs[1].cols is not None else None
         return out
     if f == 'concat':
@@ -2224,7 +2291,8 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        blank = not xs or isinstance(data.const, (int, float))  # `pd.DataFrame(0.0, index=dates)`: dated by its index, holding nothing yet
+        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
+            if n.args else not xs  # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
         ix = next((k.value for k in n.keywords if k.arg == 'index'), None)
         label = blank or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
         # values computed from a frame, given back its own dates (`pd.DataFrame(np.where(fp > 0, 1, 0.5), index=fp.index)`): the
@@ -2233,7 +2301,9 @@ def call_pd(self:Analyser, n, f):
         fixed = (isinstance(data.const, (dict, list, tuple)) or (data.items is not None and all(v.lead is None for v in data.items))) \
             and all(v.const is not None for k, v in kws.items() if k in ('index', 'columns'))
         # `pd.Series({"USD": 0.24, "GBP": 0.16})`, `pd.Series({"ir": ir, "te": te})`: constants or statistics by name, no dates
-        if out.lead is None and (xs or kws.get('index') is not None) and not fixed: out.lead = -INF if blank else 0.
+        undated = n.args and isinstance(n.args[0], (ast.Dict, ast.DictComp)) and 'index' not in kws  # columns that carry their own rows
+        # (`pd.DataFrame({c: flag / 4 for c in basket})` of a calendar flag): none of them dated, nor is the frame
+        if out.lead is None and (xs or kws.get('index') is not None) and not fixed and not undated: out.lead = -INF if blank else 0.
         out.cols = data.cols if f == 'DataFrame' and data.cols is not None else (frozenset(kws['columns'].const) if 'columns' in kws and isinstance(kws['columns'].const, (list, tuple)) else None)
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
         out.np, out.pending, out.const, out.items = False, None, None, None
