@@ -151,13 +151,13 @@ def subtracts_cost(trees) -> bool:
             if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
             if isinstance(n, ast.Assign) and any(_NET.search(_target_name(t) or '') for t in n.targets) and \
-                    any(_charge(x) for x in ast.walk(n.value)): return True  # `book["net"] = (1 + g) * (1 - prop - fixed) - 1`
+                    any(_net_charge(x) for x in ast.walk(n.value)): return True  # `book["net"] = (1 + g) * (1 - prop - fixed) - 1`
     return False
 
 _NET = re.compile(r'(?i)(^|_)net($|_)')
 _TRADED = re.compile(r'(?i)turn|trade|^dw$|^dpos$')
 
-def _charge(x) -> bool:
+def _net_charge(x) -> bool:
     "`a - b` where `b` is a named quantity other than the trades themselves (`gross - turnover` charges no rate)."
     if not (isinstance(x, ast.BinOp) and isinstance(x.op, ast.Sub)): return False
     names = [z.id if isinstance(z, ast.Name) else z.slice.value for z in ast.walk(x.right)
