@@ -656,7 +656,7 @@ def _calendar_column(n) -> bool:
     "A column or attribute named for dates (`date`, `Date`, `month`...)."
     return isinstance(_col_name(n), str) and _col_name(n).lower() in _CAL_NAMES
 
-_NAME_ATTRS = re.compile(r'^(sector|industry|ticker|symbol|name|country|region|currency|ccy|asset|asset_class|exchange|issuer|group|bucket_name)s?$', re.I)
+_NAME_ATTRS = re.compile(r'^(sector|industry|ticker|symbol|name|country|region|currency|ccy|asset|asset_class|exchange|issuer)s?$', re.I)
 
 def _names_column(n) -> bool:
     "A column naming what each row is about (`sector`, `ticker`, `country`): a screen on it picks names, not periods."
@@ -1805,9 +1805,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
                 self.breakdowns.append((loc, by.names))
             fn = self.ev(arg0) if arg0 is not None else Info()
             out = replace(recv, win=None, stat=recv.pnl or recv.stat, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
-            got = None if recv.pnl else self.applied(n, m, arg0, fn, replace(recv, win=None, pending=None))  # each group's own series
-            if got is not None and out.lead is not None and got.lead < out.lead: out.lead, out.leak, out.mix = got.lead, got.leak, got.mix  # a lag in its body
-            return out
+            return out if recv.pnl else self.applied(n, m, arg0, fn, replace(recv, win=None, pending=None), out)  # each group's own series
         out = replace(recv, win=None, ret=False, pending=None, const=None, turnover=False, pnl=False)
         if kind == 'rolling' and recv.win[1]:
             out.lead = recv.lead + max(1, (recv.win[2] or 2) // 2)
@@ -2101,8 +2099,7 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
             node = fn.func[0]
             if (getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False):
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
-        got = self.applied(n, m, arg0, fn, recv)
-        if got is not None and out.lead is not None and got.lead < out.lead: out.lead, out.leak, out.mix = got.lead, got.leak, got.mix  # a lag in its body
+        out = self.applied(n, m, arg0, fn, recv, out)
     out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
     out.clock = (recv.clock or bool(recv.index)) and m in _CLOCK_M and not (recv.ret or recv.pnl)
     out.pending = None if m in ('notna', 'isna', 'notnull', 'isnull') else recv.pending  # which dates of a window hold values:
@@ -2120,16 +2117,18 @@ def join_keys(self:Analyser, n) -> set:
 
 # %% ../../nbs/14_critic.ipynb #e998192d
 @patch
-def applied(self:Analyser, n, m, arg0, fn:Info, recv:Info) -> Info|None:
-    "What a user function handed to `apply`/`transform`/`pipe` returns when run on the receiver (None: not a user function)."
-    if fn.func is None or recv.lead is None or m not in ('apply', 'agg', 'aggregate', 'pipe', 'transform'): return None
+def applied(self:Analyser, n, m, arg0, fn:Info, recv:Info, out:Info) -> Info:
+    """`out` (what the method makes of `recv`), with the timing of a user function handed to `apply`/`transform`/`pipe`
+    where its body, run on the receiver, lags what it was given; anything else leaves `out` as it is."""
+    if fn.func is None or recv.lead is None or out.lead is None or m not in ('apply', 'agg', 'aggregate', 'pipe', 'transform'): return out
     tmp = '_qn_applied_on'
     self.env[tmp] = recv
     call = ast.copy_location(ast.Call(func=arg0, args=[ast.copy_location(ast.Name(id=tmp, ctx=ast.Load()), n)]
                                       + (list(n.args[1:]) if m == 'pipe' else []), keywords=[]), n)
     try: got = self.inline(call, fn.func, applied=True)
     finally: self.env.pop(tmp, None)
-    return got if got is not None and got.lead is not None else None  # callers keep it only where it lags what it was given
+    if got is None or got.lead is None or not got.lead < out.lead: return out  # only a lag is taken from the body (every timing: +7 false positives)
+    return replace(out, lead=got.lead, leak=got.leak, mix=got.mix)
 
 # %% ../../nbs/14_critic.ipynb #677923d4
 @patch
@@ -2291,8 +2290,8 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
-            if n.args else not xs  # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
+        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN'))
+        # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
         ix = next((k.value for k in n.keywords if k.arg == 'index'), None)
         label = blank or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
         # values computed from a frame, given back its own dates (`pd.DataFrame(np.where(fp > 0, 1, 0.5), index=fp.index)`): the
