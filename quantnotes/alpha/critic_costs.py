@@ -149,6 +149,7 @@ def subtracts_cost(trees) -> bool:
         for n in _live(t, called):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and _costy(n.right): return True
             if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
+            if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and _costy(n.operand): return True  # `{"fees": -fills["fee"]}`, summed into the P&L
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
             if isinstance(n, ast.Assign) and any(_NET.search(_target_name(t) or '') for t in n.targets) and \
                     any(_net_charge(x) for x in ast.walk(n.value)): return True  # `book["net"] = (1 + g) * (1 - prop - fixed) - 1`
@@ -200,12 +201,83 @@ def bps_units(self:Analyser):
             self.find('cost_omission', 1, (ci, ln), 'a cost quoted in basis points is converted with a factor beyond 1e4 here: one basis '
                       'point is 1e-4, so the charge is a tenth or less of the stated cost')
 
+# %% ../../nbs/14_critic_costs.ipynb #fe95edfa
+def _kw(call, name):
+    "The value of keyword `name` in `call` (None when it is not given)."
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+def _strs(v) -> list:
+    "The strings of a string constant or a list/tuple of them."
+    if isinstance(v, ast.Constant) and isinstance(v.value, str): return [v.value]
+    if isinstance(v, (ast.List, ast.Tuple)): return [e.value for e in v.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return []
+
+def _dated_groups(call) -> bool:
+    "A `groupby` by a date key (a string naming a date) or any `resample`."
+    if call.func.attr == 'resample': return True
+    keys = _strs(call.args[0]) if call.args else _strs(_kw(call, 'by')) or _strs(_kw(call, 'level'))
+    return any(re.search(r'(?i)date|day|time', k) for k in keys)
+
+def _mean_costs(tree) -> list:
+    "Lines where per-fill costs are gathered by date with a mean: `pivot_table(values='fee')` (`aggfunc` left at the mean) or `groupby('date')['fee'].mean()`."
+    out = []
+    for n in ast.walk(tree):
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)): continue
+        if n.func.attr == 'pivot_table' and _kw(n, 'aggfunc') is None and any(_COSTY.search(s) for s in _strs(_kw(n, 'values'))):
+            out.append(n.lineno)
+        sel = n.func.value  # `<grouped>[col].mean()`
+        if n.func.attr == 'mean' and not n.args and isinstance(sel, ast.Subscript) and any(_COSTY.search(s) for s in _strs(sel.slice)) \
+                and isinstance(sel.value, ast.Call) and isinstance(sel.value.func, ast.Attribute) \
+                and sel.value.func.attr in ('groupby', 'resample') and _dated_groups(sel.value):
+            out.append(n.lineno)
+    return sorted(set(out))
+
+def _abs_of(e, x:str) -> bool:
+    "`abs(x)`, `np.abs(x)`, `np.fabs(x)` or `x.abs()`."
+    if not isinstance(e, ast.Call): return False
+    f = e.func
+    if isinstance(f, ast.Attribute) and f.attr == 'abs' and not e.args: return isinstance(f.value, ast.Name) and f.value.id == x
+    return ((isinstance(f, ast.Name) and f.id == 'abs') or (isinstance(f, ast.Attribute) and f.attr in ('abs', 'fabs', 'absolute'))) \
+        and len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id == x
+
+def _factors(e) -> list:
+    "The factors of a product `a * b * c`, parentheses flattened."
+    return _factors(e.left) + _factors(e.right) if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) else [e]
+
+def _signed_sizes(tree) -> list:
+    "Lines where a cost-named target multiplies a trade's size (`sqrt(abs(dw))`) by the signed trade `dw`: sells pay a negative cost."
+    out = []
+    for st in ast.walk(tree):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1: tgt, val = st.targets[0], st.value
+        elif isinstance(st, ast.AugAssign): tgt, val = st.target, st.value
+        else: continue
+        if not _COSTY.search(_target_name(tgt) or ''): continue
+        for p in ast.walk(val):
+            if not (isinstance(p, ast.BinOp) and isinstance(p.op, ast.Mult)): continue
+            fs = _factors(p)
+            bare = {f.id for f in fs if isinstance(f, ast.Name)}
+            if any(_abs_of(z, x) for x in bare for f in fs if not isinstance(f, ast.Name) for z in ast.walk(f)):
+                out.append(st.lineno); break
+    return sorted(set(out))
+
+@patch
+def cost_aggregation(self:Analyser):
+    "Fees averaged where they add up, and a trade's size multiplied by its signed self: both charge less than the trading."
+    for ci, t in self.trees.items():
+        for ln in _mean_costs(t):
+            self.find('cost_omission', 1, (ci, ln), 'per-fill costs are gathered by date with a mean here (`pivot_table` defaults to '
+                      'aggfunc="mean"): each day pays the cost of one average fill, not the sum of its fills')
+        for ln in _signed_sizes(t):
+            self.find('cost_omission', 1, (ci, ln), 'the cost here multiplies a trade\'s size by the signed trade itself: sells pay a '
+                      'negative cost that offsets the buys, so a book that buys as much as it sells pays almost nothing')
+
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch
 def cost_checks(self:Analyser):
     "Costs, judged once the whole notebook is read: zero costs, no cost term at all, or a reported statistic computed gross."
     self.cost_table_gaps()
     self.bps_units()
+    self.cost_aggregation()
     if self.cost_zero and not self.cost_nonzero:
         for loc in self.cost_zero:
             self.find('cost_omission', 1, loc, 'the transaction cost is set to zero: every reported return is gross')

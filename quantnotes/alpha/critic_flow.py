@@ -1863,7 +1863,9 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         k = self.const_of(kn) if kn is not None else 1
         if isinstance(k, int): self.note_window(k)
         out = replace(recv, ret=(k == 1) and not recv.pnl, pending=None, const=None, stat=False)
-        if m == 'diff' and not recv.ret and not recv.pnl and k == 1: out.turnover = out.signed = True
+        log = isinstance(recv_node, ast.Call) and isinstance(recv_node.func, (ast.Name, ast.Attribute)) and \
+            (recv_node.func.id if isinstance(recv_node.func, ast.Name) else recv_node.func.attr) in ('log', 'log1p')
+        if m == 'diff' and not recv.ret and not recv.pnl and k == 1 and not log: out.turnover = out.signed = True  # `np.log(px).diff()`: a return, not trades
         if out.turnover and isinstance(recv_node, ast.Subscript) and isinstance(recv_node.value, ast.Name) and \
                 isinstance(self.const_of(recv_node.slice), str) and len((self.env.get(recv_node.value.id) or Info()).cols or ()) > 1:
             out.colsel = frozenset([(recv_node.value.id, self.const_of(recv_node.slice))])  # `w["AUD"].diff()`: one column's trades
