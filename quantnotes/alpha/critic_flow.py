@@ -1419,6 +1419,20 @@ def settle(self:Analyser, name:str, v:Info) -> Info:
     elif p[1] == 'date': self.applied_filter(p, sink=True)
     return v
 
+_OFFSETS = ('DateOffset', 'Timedelta', 'MonthEnd', 'MonthBegin', 'BMonthEnd', 'BMonthBegin', 'BDay', 'BusinessDay', 'Day',
+            'Week', 'QuarterEnd', 'QuarterBegin', 'YearEnd', 'YearBegin')
+
+@patch
+def date_back(self:Analyser, n) -> int|None:
+    "-1 (at least a period back) for a loop's date minus a calendar offset (`m - pd.offsets.MonthEnd(1)`, `d - BDay(1)`), else None."
+    if not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and isinstance(n.left, ast.Name)): return None
+    base = self.date_offsets.get(n.left.id, 0 if n.left.id in self.date_vars else None)
+    f = n.right.func if isinstance(n.right, ast.Call) else None
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+    k = self.const_of(n.right.args[0]) if f is not None and n.right.args else 1
+    if base is None or name not in _OFFSETS or not (k is None or isinstance(k, (int, float)) and k > 0): return None
+    return base - 1
+
 @patch
 def assign(self:Analyser, t, v:Info, s):
     "Bind the value of an assignment: a name, a tuple of names, or a column/row of a frame."
@@ -1433,6 +1447,7 @@ def assign(self:Analyser, t, v:Info, s):
         if _row_numbers(getattr(s, 'value', None)): self.row_arrays.add(t.id)
         else: self.row_arrays.discard(t.id)
         off = self.time_offset(s.value.slice) if self.in_loop and isinstance(getattr(s, 'value', None), ast.Subscript) and not v.np else None
+        if off is None and self.in_loop: off = self.date_back(getattr(s, 'value', None))  # `prev = m - pd.offsets.MonthEnd(1)`
         if off is not None: self.date_offsets[t.id] = off  # `d1 = month_ends[i + 1]`: a date `off` rows from the pass's
         else: self.date_offsets.pop(t.id, None)
         if self.depth == 0:
