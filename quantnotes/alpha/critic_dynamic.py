@@ -924,10 +924,19 @@ def _with_returns(fr:dict) -> dict:
     "`fr` and, for each frame of prices in it (positive numbers, lag-1 autocorrelation above 0.98), its returns as `returns of <name>`."
     out = dict(fr)
     for k, v in fr.items():
-        if not isinstance(v, pd.DataFrame) or k.startswith('returns of '): continue
+        if not isinstance(v, pd.DataFrame) or k.startswith(('returns of ', 'changes of ')): continue
         x = v.select_dtypes('number'); a = x.to_numpy(dtype=float)
-        if a.size and np.isfinite(a).any() and (a[np.isfinite(a)] > 0).all() and _persistence(x) > 0.98: out[f'returns of {k}'] = x.pct_change()
+        if a.size and np.isfinite(a).any() and (a[np.isfinite(a)] > 0).all() and _persistence(x) > 0.98:
+            out[f'returns of {k}'], out[f'changes of {k}'] = x.pct_change(), x.diff()  # a book in units earns price changes
     return out
+
+def _derived(ns:dict, n:str):
+    "The frame `returns of <k>` or `changes of <k>` names, made from `ns[k]` (None when `ns` has no such frame)."
+    k = n.removeprefix('returns of ').removeprefix('changes of ')
+    v = ns.get(k)
+    if not isinstance(v, pd.DataFrame): return None
+    v = v.select_dtypes('number')
+    return v.pct_change() if n.startswith('returns of ') else v.diff()
 
 def _held_before(fr:dict, R:str, skip:tuple, r0:float, fit) -> bool:
     """Whether a frame of `fr` other than those in `skip`, held from the row before, earns the returns `fr[R]` as well as the
@@ -962,8 +971,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     if best is None: return None
     P, R, r0, r1 = best
     if _held_before(fr, R, (P, R), r0, fit): return None  # `P` is made from another book and the day's returns (weights drifted)
-    look = lambda n: ns_l[n.removeprefix('returns of ')].select_dtypes('number').pct_change() if n.startswith('returns of ') and \
-        isinstance(ns_l.get(n.removeprefix('returns of ')), pd.DataFrame) else ns_l.get(n)  # the same returns, of the perturbed prices
+    look = lambda n: _derived(ns_l, n) if n.startswith(('returns of ', 'changes of ')) else ns_l.get(n)  # the same returns, of the perturbed prices
     Pl, Rl = look(P), look(R)
     if not (isinstance(Pl, pd.DataFrame) and isinstance(Rl, pd.DataFrame)): return None
     Pb, Rb, cut = fr[P], fr[R], pd.Timestamp(cut)
@@ -1240,7 +1248,7 @@ def controlled(notebook, cl, sample, modes, res, info, timeout=600., isolation=N
 # %% ../../nbs/14a_critic_dynamic.ipynb #952f5929
 def _token(name:str) -> str:
     "How code names a frame or a long frame's column: `w` for `w`, `w` for `panel.w`, `px` for the returns of `px`."
-    name = name.removeprefix('returns of ')
+    name = name.removeprefix('returns of ').removeprefix('changes of ')
     return name.rsplit('.', 1)[-1] if '.' in name and not name.startswith('<') else name
 
 def same_bar_findings(res, cells) -> list:
