@@ -838,6 +838,8 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
         elif b.netsum and b.signed and b.turnover and b.cost: self.netted_cost(node, replace(b, netted=b.netsum), sized=False)  # never sized at all
     elif op == 'Sub' and b.cost and not b.pnl and b.lead is not None and a.lead is None and not a.stat:  # `cash = CAPITAL - (fills +
         i.net = True; self.any_net = True  # commission).cumsum()`: a ledger pays its costs out of its cash
+    elif op == 'Sub' and b.cost and b.netted and not b.pnl and a.lead is not None and not (a.cost or a.turnover or a.stat):
+        self.netted_cost(node, b)  # `gross - COST * traded` on returns the model does not know as returns: the netting is no less wrong
     if op in ('Sub', 'Div') and not (a.netsum or a.netted) and (b.netsum or b.netted):  # demeaned or scaled by a per-date total
         i.netsum = i.netted = None
     if op == 'Sub' and isinstance(nb, ast.Call) and isinstance(nb.func, ast.Attribute) and nb.func.attr == 'shift' and na is not None \
@@ -1296,8 +1298,10 @@ def ex_For(self:Analyser, s):
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
     if isinstance(s.target, ast.Tuple) and s.target.elts and isinstance(s.target.elts[0], ast.Name) and isinstance(s.iter, ast.Call) \
-            and isinstance(s.iter.func, ast.Attribute) and s.iter.func.attr == 'iterrows' and self.ev(s.iter.func.value).lead is not None:
+            and isinstance(s.iter.func, ast.Attribute) and s.iter.func.attr in ('iterrows', 'items') and self.ev(s.iter.func.value).lead is not None:
         self.date_vars.add(s.target.elts[0].id)  # `for d, row in px.iterrows()`: the row's date, one per pass
+        if s.iter.func.attr == 'items' and self.ev(s.iter.func.value).index and len(s.target.elts) > 1 and isinstance(s.target.elts[1], ast.Name):
+            self.date_vars.add(s.target.elts[1].id)  # `for m, d in month_end.items()`: a series of dates, a period and its last day
     before, dates_before = set(self.tvars), dict(self.date_offsets)
     for name, off in self.zipped_dates(s.iter, s.target).items(): self.date_vars.add(name); self.date_offsets[name] = off
     new = self.time_var(s.iter, s.target)
@@ -1466,7 +1470,7 @@ def assign(self:Analyser, t, v:Info, s):
     if isinstance(t, (ast.Tuple, ast.List)):
         for k, e in enumerate(t.elts):
             ei = v.items[k] if v.items is not None and k < len(v.items) else replace(v, items=None, const=None, pending=None)
-            if isinstance(e, ast.Name): self.assign(e, ei, s)
+            if isinstance(e, (ast.Name, ast.Subscript)): self.assign(e, ei, s)  # `w[longs], w[shorts] = a, -b`: two writes
             else: self.bind(e, ei)
         return
     if isinstance(t, ast.Attribute):  # `self.x = v`: the object keeps it
@@ -1513,7 +1517,7 @@ def assign(self:Analyser, t, v:Info, s):
         if isinstance(s0, int) and s0 > 0 and (base.np or v.np) and v.lead is not None:  # `y[s:] = x`: x's row i lands on row i + s
             v = replace(v, lead=v.lead - s0, leak=v.leak if v.lead - s0 > 0 else None)
         self.env[name] = replace(merge(base, v), cols=base.cols, ret=base.ret or (v.ret and not base.pnl), pnl=base.pnl or v.pnl,
-                                 net=base.net or v.net, xsec=base.xsec)
+                                 net=base.net or v.net, xsec=base.xsec or (v.xsec and _lead(base.lead) == -INF))  # `w[longs] = iv[longs]` into `pd.Series(0.0, index=names)`: one date's row
 
 # %% ../../nbs/14_critic.ipynb #0191e58a
 @patch
@@ -1877,6 +1881,8 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         kn = arg0 if arg0 is not None else self.kw(n, 'periods')
         k = self.const_of(kn) if kn is not None else 1
         if isinstance(k, int): self.note_window(k)
+        if recv.index or recv.clock:  # `px.index.to_series().diff()`: the time between dates (a day count), neither a return nor trades
+            return replace(recv, ret=False, turnover=False, signed=False, pending=None, const=None, stat=False)
         out = replace(recv, ret=(k == 1) and not recv.pnl, pending=None, const=None, stat=False)
         log = isinstance(recv_node, ast.Call) and isinstance(recv_node.func, (ast.Name, ast.Attribute)) and \
             (recv_node.func.id if isinstance(recv_node.func, ast.Name) else recv_node.func.attr) in ('log', 'log1p')
@@ -2307,7 +2313,9 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN'))
+        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
+            or (isinstance(data.const, dict) and bool(data.const) and all(isinstance(v, (int, float)) for v in data.const.values()))
+        # (`pd.DataFrame({"CHF": 0.5, "JPY": 0.5}, index=xr.index)`: fixed weights on every date, known in advance)
         # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
         ix = next((k.value for k in n.keywords if k.arg == 'index'), None)
         label = blank or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
