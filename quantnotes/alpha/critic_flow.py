@@ -147,7 +147,7 @@ def after_dates(text:str) -> list[tuple[date, date]]:
 _UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
 _WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)
 _WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
-_WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn)', re.I)  # `1965-1969 is a warm-up`
+_WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn|estimat)', re.I)  # `1965-1969 is a warm-up`, `2002-2004 feeds the first estimation windows`
 _WARM_L = re.compile(r'\b(\d+)[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
 
 def stated_warmup(text:str, # a hypothesis's sample description
@@ -1260,6 +1260,8 @@ def unpacked(self:Analyser, it) -> Info|None:
     if vals and all(v.items is None and v.colinfo for v in vals):  # frames by name (`{"in-sample": d.loc[:s], ...}`): their shared columns
         el = _element(replace(merge(*vals), items=vals))
         return Info(items=[Info(const=None), el]) if it.func.attr == 'items' else el
+    if vals and it.func.attr == 'items' and all(isinstance(k, str) for k in d.colinfo) and any(v.items is None for v in vals):
+        return Info(items=[Info(const=None), _element(d)])  # `for k, s in signals.items()` of a dict literal: the key is a name, not data
     if not vals or any(v.items is None or len(v.items) != len(vals[0].items) for v in vals): return None
     def at(k):  # position k across the dict: numbers stay a number (a nonzero one if any is), anything else is merged
         xs = [v.items[k] for v in vals]
@@ -1640,8 +1642,10 @@ def call_name(self:Analyser, n, name):
             try: return Info(const={'int': int, 'float': float, 'abs': abs, 'round': round, 'str': str, 'bool': bool}[name](xs[0].const))
             except Exception: return Info()
         return replace(xs[0], pending=None) if xs else Info()
-    if name == 'len':
-        self.args_info(n); return Info(const=None)
+    if name == 'len':  # `len(CCY)` of a list literal is a number known statically (`1.0 / len(CCY)`: an equal weight)
+        xs = self.args_info(n)
+        c = xs[0].const if len(xs) == 1 else None
+        return Info(const=len(c) if isinstance(c, (list, tuple, dict, str)) else None)
     if name in ('datetime', 'date', 'Timestamp', 'to_datetime'):
         cs = [self.const_of(a) for a in n.args]
         try:
@@ -1783,6 +1787,9 @@ def _m_model(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     timed = [x for x in xs if x.lead is not None]
     out = Info() if timed and all(cut(x) for x in timed) else replace(merge(recv, *xs), pending=None, const=None, cols=None, colinfo=None,
                                                                                ret=False, pnl=False, net=False, cost=False, turnover=False, signed=False, stat=False)
+    win = timed or ([recv] if recv.lead is not None else [])  # `.fit(1)`: the rows are the model's own
+    if win and all(x.tslice for x in win) and out.lead is not None:  # `VAR(r.iloc[i - w:i].values).fit(1)` in a time loop: one
+        out = replace(out, tslice=False, xsec=True)  # date's estimates (coefficients, a covariance): summing them is across assets
     if isinstance(recv_node, ast.Name) and recv_node.id in self.env: self.env[recv_node.id] = out  # `model.fit(X, y)` changes `model`
     return out
 
@@ -1807,6 +1814,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     "Window objects (`rolling`, `expanding`, `ewm`, `resample`, `groupby`) and what their aggregations see: a centred window reaches half a window ahead."
     if recv.win is not None:  # rolling(...).mean() and friends
         kind = recv.win[0]
+        if kind == 'groupby' and m == 'rank' and _transposed(recv_node): return None  # `x.T.groupby(sector).rank()`: across names (`_m_future`)
         if kind == 'groupby' and m in ('shift', 'pct_change', 'diff'):  # within each group, still along time
             return self._m_lag(n, m, replace(recv, win=None), recv_node, loc, arg0)
         if kind == 'groupby' and m in ('cumcount', 'ngroup'):  # the row's place in its group: a calendar, like the dates themselves
@@ -1896,6 +1904,11 @@ def _m_lag(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return out
 
 # %% ../../nbs/14_critic.ipynb #4a78aba6
+def _transposed(node) -> bool:
+    "`x.T`, or `x.T.groupby(...)`: a frame turned so that its rows are the assets."
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == 'groupby': node = node.func.value
+    return isinstance(node, ast.Attribute) and node.attr == 'T'
+
 @patch
 def _m_future(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "Back-filling and ranking along time: each value then depends on the whole future (lead ∞)."
@@ -1906,7 +1919,9 @@ def _m_future(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         return replace(recv, lead=INF, leak=(loc, f'`.{m}(...)` fills gaps with later values'), pending=None)
     if m in ('rank',):
         ax = self.const_of(self.kw(n, 'axis'))
-        if ax in (1, 'columns') or recv.lead is None or recv.xsec: return replace(recv, ret=False, pending=None, xrank=ax in (1, 'columns') or recv.xsec)
+        tr = _transposed(recv_node)  # `x.T.rank()`, `x.T.groupby(sector).rank(pct=True).T`: each date's names ranked against each other
+        if ax in (1, 'columns') or recv.lead is None or recv.xsec or tr:
+            return replace(recv, ret=False, pending=None, xrank=ax in (1, 'columns') or recv.xsec or tr, win=None if tr else recv.win)
         return replace(recv, ret=False, lead=INF, leak=(loc, '`.rank()` along time ranks each value against the whole sample, future included'), pending=None)
 
 # %% ../../nbs/14_critic.ipynb #5acb85f5
@@ -2112,7 +2127,9 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
     out = merge(recv, *[x for x in xs if x.lead is not None])
     out.ret = recv.ret and m in ('fillna', 'dropna', 'reindex', 'astype', 'copy', 'sort_index', 'loc', 'clip', 'replace')
     out.pnl, out.net, out.stat, out.turnover = recv.pnl, recv.net, recv.stat, recv.turnover
-    if m in ('notna', 'isna', 'notnull', 'isnull'): out.turnover = out.signed = False  # which values exist: booleans, not trades
+    if m in ('notna', 'isna', 'notnull', 'isnull'):  # which values exist: booleans, not trades, and a calendar of holidays and
+        out.turnover = out.signed = False  # stated gaps known in advance (`sig.where(ret.notna())` keeps no weight on a missing quote)
+        if recv.lead is not None and recv.leak is None and not (recv.pnl or recv.stat): out.lead, out.mix = -INF, None
     out.cols = recv.cols if m in _ROWWISE else None
     out.colinfo = recv.colinfo if m in _ROWWISE else None  # a row-wise method keeps each column's own history
     out.rest = recv.rest if m in _ROWWISE else None
@@ -2261,6 +2278,44 @@ def call_np(self:Analyser, n, f):
     out = merge(*xs, *kws.values())
     return replace(out, pending=None, const=None)
 
+# %% ../../nbs/14_critic.ipynb #d581f968
+@patch
+def _scalar(self:Analyser, e) -> bool:
+    "Arithmetic on numbers and on names bound to counts (`1.0 / N` with `N = len(names)`): one number, not data."
+    if isinstance(e, ast.Constant): return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+    if isinstance(e, ast.Name):  # a count (`N = len(names)`, `T, N = len(days), len(names)`): an array of draws has the same `Info`
+        vals = [v for t in self.trees.values() for s in ast.walk(t) if isinstance(s, ast.Assign) for v in _bound_to(s, e.id)]
+        return bool(vals) and all(_count(v) for v in vals)
+    if isinstance(e, ast.UnaryOp): return self._scalar(e.operand)
+    if isinstance(e, ast.BinOp): return self._scalar(e.left) and self._scalar(e.right)
+    return False
+
+_TILE = {'repeat', 'tile', 'broadcast_to'}
+
+@patch
+def _tiled(self:Analyser, n, data:Info) -> bool:
+    "`pd.DataFrame(np.where(grp == 'small', 1 / 60, 0.0)[None, :].repeat(len(on), 0), index=on.index)`: one undated row repeated on every date."
+    return bool(n.args) and data.lead is None and any(isinstance(x, ast.Attribute) and x.attr in _TILE for x in ast.walk(n.args[0])) \
+        and not any(isinstance(x, ast.Attribute) and x.attr in _RNG for x in ast.walk(n.args[0]))
+
+def _bound_to(s:ast.Assign, name:str) -> list:
+    "The expressions an assignment binds to `name`: `name = v`, or its place in `a, name = u, v`."
+    out = []
+    for t in s.targets:
+        if isinstance(t, ast.Name) and t.id == name: out.append(s.value)
+        elif isinstance(t, ast.Tuple) and isinstance(s.value, ast.Tuple) and len(t.elts) == len(s.value.elts):
+            out += [v for x, v in zip(t.elts, s.value.elts) if isinstance(x, ast.Name) and x.id == name]
+    return out
+
+def _count(v) -> bool:
+    "A number written as such: a literal, `len(x)`, `x.shape[k]`, or arithmetic on those."
+    if isinstance(v, ast.Constant): return isinstance(v.value, (int, float)) and not isinstance(v.value, bool)
+    if isinstance(v, ast.Call): return isinstance(v.func, ast.Name) and v.func.id == 'len'
+    if isinstance(v, ast.Subscript): return isinstance(v.value, ast.Attribute) and v.value.attr == 'shape'
+    if isinstance(v, ast.BinOp): return _count(v.left) and _count(v.right)
+    return False
+
+
 # %% ../../nbs/14_critic.ipynb #9e68e0af
 @patch
 def call_pd(self:Analyser, n, f):
@@ -2313,12 +2368,13 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        blank = not xs or isinstance(data.const, (int, float)) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
+        blank = not xs or isinstance(data.const, (int, float)) or self._scalar(n.args[0]) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
             or (isinstance(data.const, dict) and bool(data.const) and all(isinstance(v, (int, float)) for v in data.const.values()))
         # (`pd.DataFrame({"CHF": 0.5, "JPY": 0.5}, index=xr.index)`: fixed weights on every date, known in advance)
         # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
         ix = next((k.value for k in n.keywords if k.arg == 'index'), None)
-        label = blank or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
+        tiled = self._tiled(n, data)
+        label = blank or tiled or (isinstance(ix, ast.Attribute) and ix.attr == 'index' and isinstance(ix.value, ast.Name) and ix.value.id in data.names)
         # values computed from a frame, given back its own dates (`pd.DataFrame(np.where(fp > 0, 1, 0.5), index=fp.index)`): the
         # calendar only labels the rows; other dates (`index=days` for random draws) date the values
         out = merge(data, *[v for k, v in kws.items() if k not in ('columns', 'name', 'dtype') + (('index',) if label else ())])
@@ -2327,7 +2383,10 @@ def call_pd(self:Analyser, n, f):
         # `pd.Series({"USD": 0.24, "GBP": 0.16})`, `pd.Series({"ir": ir, "te": te})`: constants or statistics by name, no dates
         undated = n.args and isinstance(n.args[0], (ast.Dict, ast.DictComp)) and 'index' not in kws  # columns that carry their own rows
         # (`pd.DataFrame({c: flag / 4 for c in basket})` of a calendar flag): none of them dated, nor is the frame
-        if out.lead is None and (xs or kws.get('index') is not None) and not fixed and not undated: out.lead = -INF if blank else 0.
+        ixi = kws.get('index')
+        names = ixi is not None and ixi.lead is None and not ixi.index and not ixi.clock and data.lead is None and not data.np
+        # `pd.Series(size_grp, index=names)`: a label per asset (a sector, a size group), on no calendar: no time dimension
+        if out.lead is None and (xs or ixi is not None) and not fixed and not undated and not names: out.lead = -INF if blank or tiled else 0.
         out.cols = data.cols if f == 'DataFrame' and data.cols is not None else (frozenset(kws['columns'].const) if 'columns' in kws and isinstance(kws['columns'].const, (list, tuple)) else None)
         if f == 'Series' and 'name' in kws and isinstance(kws['name'].const, str): out.cols = frozenset([kws['name'].const])
         out.np, out.pending, out.const, out.items = False, None, None, None

@@ -55,6 +55,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     if role == 'end' and (_IS_COL.search(name) or _IS_PART.search(name)) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
     # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
     if role == 'start' and _EVAL_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
+    if role == 'start' and _EVAL_PART.search(name) and self.after_warmup(d): return  # `EVAL_START` where the stated warm-up ends
     # `EVAL_START`, `FIRST_TRADE`: where the evaluation or trading starts, at the split (a `START` moved there is still a drift)
     if role == 'start' and self.stated_start(d): return  # where the hypothesis says, in words, that trading starts
     h = self.hdate(role)
@@ -70,6 +71,15 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     elif abs((d - h).days) > 7 and not {self.classify_date(d), self.classify_date(last_day(d))} & {'start', 'end'}:  # `test_start` at the sample's start: the
         # name says the test sample, which here is the whole one; a split moved onto the start would leave nothing to fit on
         self.find('sample_boundary_drift', 1, loc, f'`{name}` puts the out-of-sample split at {d}; the hypothesis fixes it at {h}')
+
+# %% ../../nbs/14_critic_sample.ipynb #d9d7a22a
+@patch
+def after_warmup(self:Analyser, d:date) -> bool:
+    "`d` is, within a week, the day after the warm-up the hypothesis states (`2002-2004 feeds the first estimation windows only`)."
+    h = self.hyp
+    w = stated_warmup(h.sample.description or '', self.hdate('start')) if h is not None else 0
+    return w > 0 and abs((d - (self.hdate('start') + timedelta(days=w))).days) <= 7
+
 
 # %% ../../nbs/14_critic_sample.ipynb #dc84def1
 def last_formation(hi:date, # where a filter cuts the data
@@ -108,7 +118,7 @@ def applied_filter(self:Analyser, filt, sink=False):
             lo, hi = eff[1], eff[2]
             if lo is not None and self.classify_date(lo) not in ('start', 'oos'):
                 hs = self.hdate('start')
-                if lo > hs and not self.stated_start(lo): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to start on {lo}, after the hypothesis start {hs}')
+                if lo > hs and not self.stated_start(lo) and not self.after_warmup(lo): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to start on {lo}, after the hypothesis start {hs}')
                 elif (hs - lo).days > 7 and not sink: self.find('sample_boundary_drift', 3, loc, f'filter from {lo}, before the hypothesis start {hs}')
             if hi is not None and self.classify_date(hi) not in ('end', 'oos'):
                 he = self.hdate('end')
@@ -147,7 +157,8 @@ def fold_rows(spans:list) -> bool:
     return all(a[1] < b[0] for a, b in zip(s, s[1:])) or (len({a for a, _ in s}) == 1 and len({b for _, b in s}) == len(s))
 
 _IS_PART = re.compile(r'(^|_)(form|formation|fit|est|calib|calibration)(_|$)', re.I)  # in-sample names beyond `_IS_COL`'s (`FORM_END`)
-_EVAL_PART = re.compile(r'(^|_)(eval|evaluation|trade|trading|first_trade|test|oos|live|holdout)(_|$)', re.I)  # where the out-of-sample part starts (`EVAL_START`)
+_EVAL_PART = re.compile(r'(^|_)(eval|evaluation|trade|trading|first_trade|test|oos|live|holdout|report|reported|reporting)(_|$)', re.I)
+# where the out-of-sample part starts (`EVAL_START`, `REPORT_FROM` after a stated burn-in)
 
 def year_columns(a:date, b:date) -> bool:
     "Two year-ends a year apart: the last columns of a wide yearly table, wrapped by pandas, not a sample range."
