@@ -1309,12 +1309,50 @@ def ex_For(self:Analyser, s):
     new = self.time_var(s.iter, s.target)
     for nm in new: self.tvar_shift.pop(nm, None)
     self.in_loop += 1; self.tvars |= new
-    try: self.block(s.body)
+    try:
+        self.block(s.body)
+        if new and self.in_loop == 1: self.carried_pass(s)
     finally: self.in_loop -= 1; self.tvars, self.date_offsets = before, dates_before  # and the rows and dates derived from it inside the loop
     for t, old in held.items():  # a dated value whose name the loop took: a later read gets the loop's last element
         if old is not None and old.lead is not None and not old.index and old.func is None and old.cls is None and old.obj is None:
             self.shadowed[t] = (self.loc(s), old)
     self.block(s.orelse)
+
+# %% ../../nbs/14_critic.ipynb #c0142c4e
+def _carried(body:list) -> set:
+    "Names a loop body reads before the statement that first assigns them (and assigns somewhere): state carried between passes."
+    seen, out = set(), set()
+    for st in body:
+        loads = {x.id for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}
+        if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name): loads.add(st.target.id)
+        stores = {x.id for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Store)}
+        out |= {n for n in loads if n not in seen} & _assigned(body)
+        seen |= stores
+    return out
+
+def _assigned(body:list) -> set:
+    return {x.id for st in body for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Store)}
+
+_KEEP = ('env', 'trees', 'cells', 'hyp', 'in_loop', 'tvars', 'cell', 'depth')
+
+@patch
+def carried_pass(self:Analyser, s):
+    "Read the body of the time loop `s` again with its carried state lagged a row; keep only the values (merged with the first reading's)."
+    names = [n for n in _carried(s.body) if (i := self.env.get(n)) is not None and i.lead is not None and -INF < i.lead < INF]
+    if not names: return
+    saved = {k: copy.copy(v) for k, v in vars(self).items() if k not in _KEEP}
+    first = dict(self.env)
+    for n in names: self.env[n] = replace(first[n], lead=first[n].lead - 1, lagged=True)
+    try: self.block(s.body)
+    finally:
+        for k, v in saved.items(): setattr(self, k, v)
+    rows = {_root(t) for x in ast.walk(ast.Module(body=s.body, type_ignores=[])) if isinstance(x, (ast.Assign, ast.AugAssign))
+            for t in (x.targets if isinstance(x, ast.Assign) else [x.target])}  # `P[t] = ...`: the array the rows are written into
+    for n in (_assigned(s.body) | rows) - {None}:
+        if n in first and n in self.env and self.env[n] is not first[n]:
+            a, b = first[n], self.env[n]
+            self.env[n] = b if a.lead is None or (b.lead is not None and b.lead >= a.lead) else a
+
 
 # %% ../../nbs/14_critic.ipynb #d4b80679
 @patch
