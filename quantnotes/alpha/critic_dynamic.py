@@ -701,6 +701,7 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
     under = _under(kept, pos, k, a['days'], d) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
+    if under and _paid_in_full(kept, pos, a['days'], d, [ns.get(n) for _, n, _ in knobs]): under = None  # the book's own trading, at the stated rate
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
                 earner=pos, r2_earner=r2e, credit=None if _active(d, [m[0] for m in moved]) else _credit(d, a, g), leg=leg, scaled=scaled, under=under)
 
@@ -728,6 +729,18 @@ def _under(ns, book, paid, days, d=None) -> float|None:
     t = lambda F: float(np.nansum(np.abs(np.diff(F.loc[lo:hi].to_numpy(dtype=float), axis=0))))
     tb, tx = t(B), t(X)
     return round(tb / tx, 2) if tx > 0 and tb > 1.5 * tx else None
+
+def _paid_in_full(ns, book, days, d, rates) -> bool:
+    """Whether the cost paid `d` is a stated rate times the whole trading of the `book` that earns the returns (within 10%; the
+    rate read as a fraction, in percent or in bp): a book that trades twice its exposure series (`(small_w - big_w).mul(on)`,
+    one unit a leg) is fully paid for when its turnover is charged, though the cost also follows the exposure's changes."""
+    B = ns.get(book)
+    if not isinstance(B, pd.DataFrame): return False
+    lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
+    tb = float(np.nansum(np.abs(np.diff(B.select_dtypes('number').loc[lo:hi].to_numpy(dtype=float), axis=0))))
+    paid = float(np.nansum(np.abs(np.asarray(d, dtype=float))))
+    cs = [c for c in rates if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0]
+    return tb > 0 and any(0.9 <= paid / (c * s * tb) <= 1.1 for c in cs for s in (1, 1e-2, 1e-4))
 
 def _leg(ns, book, paid):
     """The other leg, when the frame `paid` that the cost follows exactly is one leg of the `book` that earns the returns:
