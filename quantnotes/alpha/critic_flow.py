@@ -1321,16 +1321,17 @@ def ex_For(self:Analyser, s):
 # %% ../../nbs/14_critic.ipynb #c0142c4e
 def _carried(body:list) -> set:
     "Names a loop body reads before the statement that first assigns them (and assigns somewhere): state carried between passes."
-    seen, out = set(), set()
+    seen, out, written = set(), set(), _assigned(body)
     for st in body:
         loads = {x.id for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)}
         if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name): loads.add(st.target.id)
         stores = {x.id for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Store)}
-        out |= {n for n in loads if n not in seen} & _assigned(body)
+        out |= {n for n in loads if n not in seen} & written
         seen |= stores
     return out
 
 def _assigned(body:list) -> set:
+    "Every name a list of statements binds, at any depth."
     return {x.id for st in body for x in ast.walk(st) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Store)}
 
 _KEEP = ('env', 'trees', 'cells', 'hyp', 'in_loop', 'tvars', 'cell', 'depth')
@@ -2406,7 +2407,7 @@ def call_pd(self:Analyser, n, f):
         return out
     if f in ('DataFrame', 'Series'):
         data = xs[0] if xs else Info()
-        blank = not xs or isinstance(data.const, (int, float)) or self._scalar(n.args[0]) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
+        blank = not xs or isinstance(data.const, (int, float)) or (data.lead is None and self._scalar(n.args[0])) or (isinstance(n.args[0], ast.Attribute) and n.args[0].attr in ('nan', 'NaN', 'NAN')) \
             or (isinstance(data.const, dict) and bool(data.const) and all(isinstance(v, (int, float)) for v in data.const.values()))
         # (`pd.DataFrame({"CHF": 0.5, "JPY": 0.5}, index=xr.index)`: fixed weights on every date, known in advance)
         # `pd.DataFrame(0.0, index=dates)`, `pd.DataFrame(np.nan, ...)`: dated by its index, holding nothing yet
