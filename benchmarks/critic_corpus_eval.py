@@ -88,6 +88,13 @@ def union(a:list, b:list) -> list:
     from quantnotes.alpha.log import Finding
     return [_f(f) for f in merge_findings([Finding(**f) for f in a], [Finding(**f) for f in b])]
 
+def confirmed(r:dict) -> list:
+    "A row's confirmed findings (`confirmed_findings`): a trusted source alone, or both analyses on one class; the dynamic checks count only when they ran."
+    from quantnotes.alpha.critic_cli import confirmed_findings
+    from quantnotes.alpha.log import Finding
+    ran = 'dynamic' in r and 'dynamic_error' not in r
+    return [_f(f) for f in confirmed_findings([Finding(**f) for f in r['static']], [Finding(**f) for f in r.get('dynamic', [])], ran)]
+
 def score(rows:list, keys:dict, which:str) -> dict:
     "Per class caught / at key cell / total; false positives / clean; seconds per notebook."
     t = {c: dict(caught=0, at_cell=0, total=0) for c in CLASSES}
@@ -143,9 +150,9 @@ def main(argv=None) -> int:
             rows.append(r)
             print(f"{r['notebook']}: static {len(r['static'])}" + (f", dynamic {len(r.get('dynamic', []))} ({r.get('dynamic_s', 0):.0f} s)"
                   + (f" ERROR {r['dynamic_error'][:120]}" if 'dynamic_error' in r else '') if not a.no_dynamic else ''), flush=True)
-    for r in rows: r['union'] = union(r['static'], r.get('dynamic', []))
+    for r in rows: r['union'] = union(r['static'], r.get('dynamic', [])); r['confirmed'] = confirmed(r)
     scores = {'static': score(rows, keys, 'static')}
-    if not a.no_dynamic: scores |= {'dynamic': score(rows, keys, 'dynamic'), 'union': score(rows, keys, 'union')}
+    if not a.no_dynamic: scores |= {'dynamic': score(rows, keys, 'dynamic'), 'union': score(rows, keys, 'union'), 'confirmed': score(rows, keys, 'confirmed')}
     print(f'\nCritic on the {a.half} half: {len(rows)} notebooks, {time.perf_counter() - t0:.0f} s wall with {a.jobs} job(s)\n')
     print(table(scores))
     n = max(1, len(rows))

@@ -95,3 +95,17 @@ def test_review_one_takes_the_study_jobs_and_a_cache(tmp_path):
     # the cache is scoped to the one notebook: left patched, every later `dynamic_review` in this process would be
     # answered with that notebook's runs (the local and project CI runs of stop 35 failed two dynamic tests on this)
     assert cd.execute is orig
+
+def test_trusted_alone_is_what_the_one_readings_say():
+    """`TRUSTED_ALONE` (the sources whose findings are confirmed on their own) is re-derived from the saved one readings
+    of test15-test22 by `benchmarks/critic_confirmed.py`'s rule: right at least 85% of the time with at least 5 catches.
+    It would fail if the constant were edited, or if a saved reading changed."""
+    import sys
+    sys.path.insert(0, str(CORPUS.parents[2]/'benchmarks'))
+    import critic_confirmed as cc
+    from quantnotes.alpha.critic_cli import TRUSTED_ALONE
+    t = cc.precision_table(cc.FIXED)
+    assert cc.trusted(t, 0.85, 5) == set(TRUSTED_ALONE)
+    assert t[('static', 'look_ahead')]['wrong'] > t[('static', 'look_ahead')]['right']  # the reason look-ahead needs both analyses
+    u, c = cc.operating_points('test22')
+    assert c['false_positives'] < u['false_positives'] and c['caught'] <= u['caught']

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace, stated_ranges, stated_warmup, whole_sample, _IS_COL
+from .critic_flow import trace, stated_ranges, stated_warmup, stated_first_trades, whole_sample, _IS_COL
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -1358,7 +1358,7 @@ def _ppy(days):
     step = np.median(np.diff(days)) if len(days) > 2 else 1
     return 252 if step <= 4 else 52 if step <= 10 else 12 if step <= 45 else 4
 
-_DATA = re.compile(r'default_rng|RandomState|random\.Random|np\.random\.|\.read_(?:csv|parquet|excel|pickle|feather|hdf|json)\b')
+_DATA = re.compile(r'default_rng|RandomState|random\.Random|np\.random\.|\brng\w*\.(?:standard_\w+|normal|uniform|multivariate_normal|laplace|gamma|exponential|choice|integers|binomial|poisson)\(|\.read_(?:csv|parquet|excel|pickle|feather|hdf|json)\b')
 
 def _data_cell(src:str) -> bool:
     "A cell that draws or reads the data: the standard deviations it takes describe the data (the sample's dates come later)."
@@ -1419,6 +1419,7 @@ _READ = re.compile(r'\s*\w+\s*=\s*(?:pd|pandas)\.read_\w+\([^()]*(?:\([^()]*\)[^
 def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
+    a start where the description says in words that trading or evaluation starts (`positions start in early 2008`) is no drift;
     a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
     series that stops where a stated exclusion begins or starts where one ends is a piece of the sample, no drift."""
     base = res['base']; out, seen = [], set()
@@ -1427,6 +1428,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
+    trades = [(day(pd.Timestamp(t)), sl) for t, sl in stated_first_trades(sample.description or '', s0.date(), o.date())]  # `positions start in early 2008`
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
     for rec in _folds(_partitions(_halves(base.get('stds', []), day(o)), base.get('calendars', {}))):
@@ -1457,7 +1459,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
         ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol + (35 if stated else 0)) or (first > day(s0) and live) or \
             (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
-            (at_split and _first_holding(first, day(s0))) or (first > day(s0) and _at_exclusion(first, written, tol, end=False))
+            (at_split and _first_holding(first, day(s0))) or (first > day(s0) and _at_exclusion(first, written, tol, end=False)) or \
+            any(-tol <= first - t <= sl + tol for t, sl in trades)  # where the hypothesis says, in words, that trading starts
         ok_last = at_split or _at_exclusion(last, written, tol, end=True)
         if not (ok_first and ok_last) and ('sample_boundary_drift', rec['cell']) not in seen:
             seen.add(('sample_boundary_drift', rec['cell']))

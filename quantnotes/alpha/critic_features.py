@@ -77,3 +77,63 @@ def shadowed_read(self:Analyser, name:str, at:tuple, loc:tuple):
     "A dated value's name was taken by the loop at `at` and is read at `loc`: the read gets the loop's last element."
     self.find('feature_name_collision', 2, at, f'the loop reuses the name `{name}` of a series made before it, and line '
               f'"{self.line(loc)}" then reads `{name}`: it gets the loop\'s last element, not the earlier feature')
+
+# %% ../../nbs/14_critic_features.ipynb #4f13bd0a
+def _key_value(node, env:dict, const_of):
+    "The value of a key expression with the loop's names bound as in `env` (other names: their constants); LookupError if unknown."
+    if isinstance(node, ast.Constant): return node.value
+    if isinstance(node, ast.Name):
+        if node.id in env: return env[node.id]
+        v = const_of(node)
+        if v is None: raise LookupError(node.id)
+        return v
+    if isinstance(node, ast.BinOp):
+        a, b = _key_value(node.left, env, const_of), _key_value(node.right, env, const_of)
+        ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b, ast.FloorDiv: lambda: a // b,
+               ast.Div: lambda: a / b, ast.Mod: lambda: a % b}
+        if type(node.op) not in ops: raise LookupError('op')
+        return ops[type(node.op)]()
+    if isinstance(node, ast.JoinedStr):
+        return ''.join(str(_key_value(v, env, const_of)) if isinstance(v, ast.Constant) else _key_value(v, env, const_of) for v in node.values)
+    if isinstance(node, ast.FormattedValue):
+        v = _key_value(node.value, env, const_of)
+        v = repr(v) if node.conversion == ord('r') else str(v) if node.conversion == ord('s') else v
+        spec = _key_value(node.format_spec, env, const_of) if node.format_spec is not None else ''
+        return format(v, spec)
+    if isinstance(node, ast.Subscript):
+        v, k = _key_value(node.value, env, const_of), _key_value(node.slice, env, const_of)
+        if not isinstance(v, (tuple, list, str)) or not isinstance(k, int): raise LookupError('subscript')
+        return v[k]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ('str', 'int', 'round') and not node.keywords:
+        return {'str': str, 'int': int, 'round': round}[node.func.id](*[_key_value(a, env, const_of) for a in node.args])
+    raise LookupError(type(node).__name__)
+
+def _bindings(target, values:list) -> list|None:
+    "One {name: value} per element for a `for` target (a name, or a tuple of names over tuples of that length); None otherwise."
+    if isinstance(target, ast.Name): return [{target.id: v} for v in values]
+    if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts) and \
+            all(isinstance(v, (tuple, list)) and len(v) == len(target.elts) for v in values):
+        return [{e.id: x for e, x in zip(target.elts, v)} for v in values]
+    return None
+
+@patch
+def loop_keys(self:Analyser, s):
+    "`for` over a written-out list: a subscript write whose key two elements give alike is a collision."
+    vals = self.const_of(s.iter)
+    if isinstance(vals, dict): vals = list(vals)
+    if not isinstance(vals, (list, tuple)) or len(vals) < 2: return
+    envs = _bindings(s.target, list(vals))
+    if envs is None: return
+    for st in (x for b in s.body for x in ast.walk(b)):
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Subscript)): continue
+        t = st.targets[0]; key = t.slice
+        if not isinstance(key, (ast.JoinedStr, ast.BinOp, ast.Call)): continue  # a key that is a loop name itself repeats only if the list does
+        root = _root(t.value)
+        if any(isinstance(x, ast.Name) and x.id == root for x in ast.walk(st.value)): continue  # reads what it writes into: an accumulator
+        try: keys = [_key_value(key, e, self.const_of) for e in envs]
+        except (LookupError, TypeError, ValueError, ZeroDivisionError, IndexError): continue
+        dup = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+        if dup is not None:
+            a, b = [vals[i] for i, k in enumerate(keys) if k == dup][:2]
+            self.find('feature_name_collision', 2, self.loc(st), f'the loop names a feature `{ast.unparse(key)}`, which is "{dup}" for both '
+                      f'{a!r} and {b!r}: the later one silently replaces the earlier, which is never used')

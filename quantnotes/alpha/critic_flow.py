@@ -17,8 +17,8 @@ from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
 __all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup',
-           'stated_first_trade', 'stand_in_split', 'whole_sample', 'period_end', 'Month', 'month_of', 'last_day',
-           'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+           'stated_first_trades', 'stated_first_trade', 'stand_in_split', 'whole_sample', 'period_end', 'Month',
+           'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -144,8 +144,9 @@ def after_dates(text:str) -> list[tuple[date, date]]:
         if prior: d = prior[-1] + timedelta(days=round(int(m[1]) * _UNIT_DAYS[m[2].lower()])); out.append((d, d))
     return out
 
-_UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
-_WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat)', re.I)
+_UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'window': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
+_WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|window|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat|fill|history|library|look-?back)', re.I)
+_NEED = re.compile(r'\bneeds?\s+(\d+)\s+(day|fixing|observation|row|session|week|month|year)s?\s+of\s+(?:\w+\s+)?(?:history|data|library|look-?back)', re.I)  # `characteristics need 12 months of history`
 _WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
 _WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn|estimat)', re.I)  # `1965-1969 is a warm-up`, `2002-2004 feeds the first estimation windows`
 _WARM_L = re.compile(r'\b(\d+)[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
@@ -154,24 +155,34 @@ def stated_warmup(text:str, # a hypothesis's sample description
                   start:date, # the sample's start
                  ) -> int:
     "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `1965-1969 is a warm-up`, `a 64-day warm-up`), else 0."
-    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '')]
+    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '') + _NEED.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
     days += [(date(int(b) + 1, 1, 1) - start).days for a, b in _WARM_YY.findall(text or '') if int(a) == start.year <= int(b)]
     return max(days, default=0)
 
-_FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|back-?test(?:ing)?|refits?)\b[^.;]{0,30}?\b(?:from|in|starts?|begins?)\s+((?:19|20)\d\d)\b(?!-\d)', re.I)
+_FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|evaluated|back-?test(?:ing)?|refits?|positions?|returns?)\b[^.;]{0,30}?'
+                     r'\b(?:from|in|starts?|begins?)\s+(?:early\s+)?((?:19|20)\d\d)(?:-(0[1-9]|1[0-2]))?\b(?!-\d)', re.I)
+
+def stated_first_trades(text:str, # a hypothesis's sample description
+                        start:date, # the sample's start
+                        split:date, # its out-of-sample start
+                       ) -> list[tuple[date, int]]:
+    """The days trading or evaluation starts as a description says it in words, by year or month (`walk-forward from 2005`,
+    `returns are evaluated from 2005-02`, `positions start in early 2008`), with the days after it a first date may fall
+    (a month's rows are dated at its end): those after the start and well before the split (a start moved onto the split
+    stays a drift). Written dates (`from 2005-03-01`) are stated already (`stated_ranges`)."""
+    out = []
+    for y, m in _FROM_Y.findall(text or ''):
+        d = date(int(y), int(m or 1), 1)
+        if (d - start).days > 7 and (split - d).days > 7: out.append((d, 35 if m else 7))
+    return out
 
 def stated_first_trade(text:str, # a hypothesis's sample description
                        start:date, # the sample's start
                        split:date, # its out-of-sample start
                       ) -> date|None:
-    """The day trading starts as a description says it in words, by year (`walk-forward from 2005`): that year's first
-    day, when it lies after the start and well before the split (a start moved onto the split stays a drift); else None.
-    Written dates (`from 2005-03-01`) are stated already (`stated_ranges`)."""
-    for y in _FROM_Y.findall(text or ''):
-        d = date(int(y), 1, 1)
-        if (d - start).days > 7 and (split - d).days > 7: return d
-    return None
+    "The first of `stated_first_trades`, else None."
+    return next((d for d, _ in stated_first_trades(text, start, split)), None)
 
 
 # %% ../../nbs/14_critic.ipynb #3a80431e
@@ -300,6 +311,7 @@ class Analyser:
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
         self.conds = []  # the dated tests of the `if`s a loop's statement sits in: what it writes depends on them
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
+        self.slice_names = {}  # names bound to `slice(a, b)` (`lib = slice(0, i)`): the rows they select, as the slice `[a:b]`
         self.aliases = {}  # library functions imported under another name: {alias: name}
         self.date_offsets = {}  # names bound to the date `k` rows from a loop's time index (`d1 = dates[i + 1]`): {name: k}
         self.scales = {}  # names bound to a position times a factor (`pos = GROSS * wgt`, `raw_w.mul(lev, axis=0)`): {name: (position, factor or None)}
@@ -955,6 +967,8 @@ def years_period(self:Analyser, label:str) -> str|None:
 @patch
 def _subscript(self:Analyser, n):
     "`x[key]`: slices, masks, columns and items."
+    if isinstance(n.slice, ast.Name) and n.slice.id in self.slice_names:  # `y[lib]` with `lib = slice(0, i)`: read as `y[0:i]`
+        n = ast.copy_location(ast.Subscript(value=n.value, slice=self.slice_names[n.slice.id], ctx=ast.Load()), n)
     if isinstance(n.value, ast.Attribute) and n.value.attr == 'r_' and isinstance(n.value.value, ast.Name):  # `np.r_[np.nan, r]`: a stack
         elts = n.slice.elts if isinstance(n.slice, ast.Tuple) else [n.slice]
         return Info(np=True) if any(isinstance(e, ast.Slice) for e in elts) else self._stacked(elts)
@@ -1056,6 +1070,8 @@ def _subscript(self:Analyser, n):
     if base.const is not None and k is not None:
         try: return Info(const=base.const[k])
         except Exception: pass
+    if acc == 'loc' and key.tslice and key.index and key.lead is not None and base.lead is not None:  # `x.loc[months[:i]]`: the rows of a trailing window
+        return replace(base, lead=base.lead + key.lead, tslice=True, pending=None, const=None, items=None)
     return replace(merge(base, replace(key, mask=None)) if key.lead is not None and base.lead is None else base, pending=None, const=None, items=None)
 
 # %% ../../nbs/14_critic.ipynb #3f8a5b62
@@ -1293,12 +1309,16 @@ def zipped_dates(self:Analyser, it, target) -> dict:
 def ex_For(self:Analyser, s):
     "`for`: bind the target to an element of the iterable and run the body once (inside a loop)."
     it = self.ev(s.iter)
+    if hasattr(self, 'loop_keys'): self.loop_keys(s)  # (14_critic_features) keys the loop's values name alike
     targets = [t.id for t in ast.walk(s.target) if isinstance(t, ast.Name)]
     held = {t: self.env.get(t) for t in targets} if self.depth == 0 and not self.in_loop else {}
     el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
     if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
+    if isinstance(s.iter, ast.Call) and getattr(s.iter.func, 'id', None) == 'enumerate' and s.iter.args and isinstance(s.target, ast.Tuple) \
+            and len(s.target.elts) == 2 and isinstance(s.target.elts[1], ast.Name) and self.ev(s.iter.args[0]).index == 'index':
+        self.date_vars.add(s.target.elts[1].id)  # `for i, t in enumerate(months)`: the pass's date beside its row
     if isinstance(s.target, ast.Tuple) and s.target.elts and isinstance(s.target.elts[0], ast.Name) and isinstance(s.iter, ast.Call) \
             and isinstance(s.iter.func, ast.Attribute) and s.iter.func.attr in ('iterrows', 'items') and self.ev(s.iter.func.value).lead is not None:
         self.date_vars.add(s.target.elts[0].id)  # `for d, row in px.iterrows()`: the row's date, one per pass
@@ -1429,6 +1449,11 @@ def ex_Assign(self:Analyser, s):
     try: v = self.ev(s.value)
     finally: self.writing = set()
     for t in s.targets: self.assign(t, v, s)
+    for t in s.targets:
+        if isinstance(t, ast.Name): self.slice_names.pop(t.id, None)
+        if isinstance(t, ast.Name) and isinstance(s.value, ast.Call) and getattr(s.value.func, 'id', None) == 'slice' and 1 <= len(s.value.args) <= 2:
+            a = s.value.args
+            self.slice_names[t.id] = ast.Slice(lower=a[0] if len(a) == 2 else None, upper=a[-1])
 
 # %% ../../nbs/14_critic.ipynb #df19ce75
 @patch
@@ -2137,7 +2162,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             elif not (m in ('idxmax', 'argmax') and isinstance(named, str) and self._insample_col(named)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
                 self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
-        if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec:
+        if recv.lead is not None and m in _SELECT_M and ax not in (1, 'columns') and not recv.stat and not recv.xsec and recv.period != 'is':  # a pick on the in-sample rows is known by the split
             return replace(recv, lead=INF if not recv.stat else None, leak=(loc, f'`.{m}()` over the whole sample'), pending=None, const=None)
         return replace(recv, pending=None, const=None, lead=None if recv.stat else recv.lead)
     if m in _REDUCE:
@@ -2395,7 +2420,9 @@ def call_pd(self:Analyser, n, f):
         parts = xs[0].items if xs and xs[0].items is not None else xs[:1]
         ax = kws.get('axis').const if 'axis' in kws else 0
         out = merge(*parts)
-        if ax in (1, 'columns') and len(parts) > 1 and all(p.colinfo or (p.cols is not None and len(p.cols) == 1) for p in parts):
+        if ax in (1, 'columns') and n.args and isinstance(n.args[0], ast.Dict) and xs[0].colinfo:  # `pd.concat({"x": a, "y": b}, axis=1)`: keyed blocks
+            out.colinfo = dict(xs[0].colinfo)
+        elif ax in (1, 'columns') and len(parts) > 1 and all(p.colinfo or (p.cols is not None and len(p.cols) == 1) for p in parts):
             out.colinfo = {}  # side by side: each column keeps what it was made from
             for p in parts: out.colinfo |= p.colinfo or {next(iter(p.cols)): replace(p, pending=None, colinfo=None)}
         if ax in (1, 'columns') and all(p.cols is not None for p in parts) and len(parts) > 1:

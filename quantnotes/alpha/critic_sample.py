@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trade
+from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trade, stated_first_trades
 
 # %% auto #0
 __all__ = ['calendar_regime', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
@@ -44,8 +44,8 @@ def stated(self:Analyser, *ds) -> bool:
 def stated_start(self:Analyser, d:date) -> bool:
     "`d` is, within a week, the first day of trading the hypothesis states in words (`walk-forward from 2005`)."
     h = self.hyp
-    t = stated_first_trade(h.sample.description or '', self.hdate('start'), self.hdate('oos')) if h is not None else None
-    return t is not None and abs((d - t).days) <= 7
+    ts = stated_first_trades(h.sample.description or '', self.hdate('start'), self.hdate('oos')) if h is not None else []
+    return any(-7 <= (d - t).days <= slack for t, slack in ts)
 
 @patch
 def check_date_assign(self:Analyser, role, value, loc, name):
@@ -181,7 +181,7 @@ def output_checks(self:Analyser):
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
                 ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
-            if (ds[0] - hs).days > warm:
+            if (ds[0] - hs).days > warm and not self.stated_start(ds[0]):  # later than any warm-up, and not where the hypothesis says trading starts
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample starting {ds[0]}, months after the hypothesis start {hs}', quote=line.strip())
             if (ds[1] - he).days > 120:
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample running to {ds[1]}, months past the hypothesis end {he}', quote=line.strip())
