@@ -824,21 +824,23 @@ def _sides(d, a, P):
 def _earner(g, days, ns):
     """The dated frame whose positions earn the gross returns `g` (on `days`): of two frames of one shape, the one that,
     lagged a row or not, times the other and summed across columns fits `g` with R^2 above 0.99 (else None). Of the two
-    frames of that product, the positions are the persistent one (the higher mean lag-1 autocorrelation): returns are not."""
+    frames of that product, the positions are the one lagged a row when the lag is what fits; else the persistent one
+    (the higher mean lag-1 autocorrelation): returns are not."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
     fr = {k: v.select_dtypes('number') for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
     fr = _books(fr, g, dd)
-    best, who = 0.99, None
+    best, who, lagged = 0.99, None, False
     for a, A in fr.items():
         lags = [A.shift(1).to_numpy(dtype=float), A.to_numpy(dtype=float)]
         for b, B in fr.items():
             if a == b or (B := _on(B, A)) is None: continue
             Bv = B.to_numpy(dtype=float)
-            for Av in lags:
+            for k, Av in enumerate(lags):
                 s = pd.Series(np.nansum(Av * Bv, axis=1), index=A.index).reindex(dd).to_numpy()
                 r2, _ = _r2(s[:, None], g)
-                if r2 > best: best, who = r2, (a, b)
+                if r2 > best: best, who, lagged = r2, (a, b), k == 0
     if who is None: return None
+    if lagged: return who[0]  # held a row before the return it earns: the positions (a daily reversal book is less persistent than returns)
     return max(who, key=lambda k: _persistence(fr[k]))
 
 def _on(B, A):
