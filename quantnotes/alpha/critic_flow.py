@@ -431,7 +431,8 @@ def ev_Constant(self:Analyser, n):
 def ev_Name(self:Analyser, n):
     "A variable: what was bound to it, plus its name."
     i = self.env.get(n.id)
-    if n.id in self.shadowed and not self.in_print: self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))
+    local = self.depth > 0 and self.fns and not isinstance(self.fns[-1][0], ast.Lambda) and n.id in {a.arg for a in self.fns[-1][0].args.args}
+    if n.id in self.shadowed and not self.in_print and not local: self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))  # a parameter of that name is the function's own
     if i is None: return Info(names=frozenset([n.id]))
     i = replace(i, names=i.names | {n.id}, pending=None)
     if _COST_N.search(n.id) and i.lead is None and isinstance(i.const, (int, float)): i = replace(i, cost=True)
@@ -457,7 +458,10 @@ def ev_Tuple(self:Analyser, n):
     if len({x.period for x in items if x.period}) > 1: i.period = None  # `(ir(p[is_]), ir(p[~is_]))`: both periods, neither alone
     names = [self.const_of(e.elts[0]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 and not isinstance(self.const_of(e.elts[1]), str)
              else None for e in n.elts]  # `("vol", f)` names a feature; `("AUD", "NZD")` is a pair of names, repeated at will
-    if len(names) > 1 and all(isinstance(k, str) for k in names):  # named pairs, e.g. a feature registry
+    seconds = [self.const_of(e.elts[1]) if isinstance(e, ast.Tuple) and len(e.elts) == 2 else None for e in n.elts]
+    grid = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seconds) and len(set(zip(names, seconds))) == len(names)
+    # `("trend", 3), ("trend", 6)`: a family and its setting, each pair once, a grid of specifications rather than named features
+    if len(names) > 1 and all(isinstance(k, str) for k in names) and not grid:  # named pairs, e.g. a feature registry
         for k in {k for k in names if names.count(k) > 1}:
             self.repeated_names([self.loc(e) for kk, e in zip(names, n.elts) if kk == k], k, 'list of named pairs')
     if all(x.const is not None for x in items): i.const = tuple(x.const for x in items)
@@ -718,6 +722,7 @@ def ev_Compare(self:Analyser, n):
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
     elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
+    elif left.evwin and not any(x.lead is not None for x in rights): pass  # rows since a listing (`age >= 252`) against a number: a calendar
     elif opn in ('Gt', 'NotEq') and r.const == 0 and _held(n.left): pass  # `w.abs().sum(axis=1) > 0`: the dates a book holds anything
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
@@ -991,7 +996,7 @@ def _subscript(self:Analyser, n):
         if base.items is not None and base.lead is None: return Info()
         if acc == 'iloc' or (acc is None and (base.np or isinstance(getattr(lo, 'const', None), int) or isinstance(getattr(hi, 'const', None), int))):
             s = lo.const if lo is not None and isinstance(lo.const, int) else 0
-            if base.np and acc is None and base.lead is not None and s: out.lead = base.lead + s
+            if base.np and acc is None and base.lead is not None and s and not base.tslice: out.lead = base.lead + s  # (within a trailing window, `win[1:]` is its later rows)
             if hi is not None and hi.const is None and lo is None and base.lead is not None: out.period = out.period or 'is'
             if lo is not None and lo.const is None and hi is None and base.lead is not None: out.period = out.period or 'oos'
             if lo is not None and isinstance(lo.const, int) and lo.const > 0 and not base.np and base.lead is not None:
@@ -1720,9 +1725,9 @@ def call_name(self:Analyser, n, name):
     if name in _CONST_FN:
         xs = self.args_info(n)
         i = merge(*xs)
-        if name in ('list', 'tuple') and len(xs) == 1 and xs[0].colinfo and xs[0].rest is None and xs[0].lead is not None \
-                and isinstance(n.args[0], ast.Name) and isinstance(xs[0].items, list):  # `list(feats)`: the keys of a dict literal
-            return Info(const=list(xs[0].colinfo))
+        if name in ('list', 'tuple', 'sorted') and len(xs) == 1 and xs[0].colinfo and xs[0].rest is None and xs[0].lead is not None \
+                and isinstance(n.args[0], ast.Name) and isinstance(xs[0].items, list):  # `list(feats)`, `sorted(feats)`: the keys of a dict literal
+            return Info(const=sorted(xs[0].colinfo) if name == 'sorted' else list(xs[0].colinfo))
         if name in ('list', 'tuple', 'sorted') and len(xs) == 1 and xs[0].index: return replace(xs[0], const=None, pending=None)  # `list(px.index)`
         if name in ('list', 'tuple', 'sorted', 'enumerate', 'zip'): return replace(i, const=None, pending=None)
         return replace(i, const=None, pending=None) if i.lead is not None else Info()
@@ -2158,7 +2163,9 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
             named = key if key is not None else _root(recv_node)  # `is_ir.idxmax()`, `train.apply(ir).idxmax()`: named for its period
-            if m == 'sort_values' and _DATE_KEYS.search(str(self.const_of(self.kw(n, 'by') or (n.args[0] if n.args else None)))): pass  # rows put in date order
+            by = self.const_of(self.kw(n, 'by') or (n.args[0] if n.args else None)) if m == 'sort_values' else None
+            if m == 'sort_values' and _DATE_KEYS.search(str(by)): pass  # rows put in date order
+            elif m == 'sort_values' and isinstance(by, str) and self._insample_col(by): pass  # a leaderboard ranked by its in-sample column
             elif not (m in ('idxmax', 'argmax') and isinstance(named, str) and self._insample_col(named)): self.selection(n, recv)  # grid["ir_is"]: fine
             if m in ('idxmax', 'argmax') and isinstance(key, str) and _PERIOD_COL.search(key):
                 self.selection(n, Info(stat=True, period='oos' if re.search(r'(?i)oos|out|test', key) else None))  # grid["full"].idxmax()
@@ -2173,7 +2180,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
                            xagg=(m, loc) if m in ('sum', 'mean') and (recv.pnl or recv.turnover) else recv.xagg,
                            netsum=loc if recv.turnover and recv.signed and m in ('sum', 'mean') else recv.netsum)
         if recv.lead is None: return replace(recv, pending=None)
-        if recv.tslice: return replace(recv, ret=False, pending=None, const=None, tslice=False)  # a trailing window's statistic
+        if recv.tslice: return replace(recv, ret=False, pending=None, const=None, tslice=False, xsec=True)  # a trailing window's statistic: one date's, per asset
         if recv.xsec and not (recv.pnl or recv.stat): return replace(recv, ret=False, pending=None, const=None)  # across assets on one date
         if recv.pnl or recv.stat:
             return Info(stat=True, period=recv.period, net=recv.net, pnl=False, names=recv.names, filt=recv.filt)
