@@ -346,6 +346,7 @@ class Analyser:
     def concat_collision(self, loc, shared, keyed): "Frames concatenated side by side share the columns `shared` (feature-name rule)."
     def column_write(self, name, col, s, loc): "Statement `s` writes column `col` of frame `name` (feature-name rule)."
     def shadowed_read(self, name, at, loc): "`name` is read at `loc` after the loop at `at` rebound it (feature-name rule)."
+    def loop_keys(self, s): "The `for` loop `s` names features from the values it runs over (feature-name rule)."
 
 # %% ../../nbs/14_critic.ipynb #881f9776
 def trace(*srcs:str, # code cell sources, run in order
@@ -431,12 +432,17 @@ def ev_Constant(self:Analyser, n):
 def ev_Name(self:Analyser, n):
     "A variable: what was bound to it, plus its name."
     i = self.env.get(n.id)
-    local = self.depth > 0 and self.fns and not isinstance(self.fns[-1][0], ast.Lambda) and n.id in {a.arg for a in self.fns[-1][0].args.args}
-    if n.id in self.shadowed and not self.in_print and not local: self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))  # a parameter of that name is the function's own
+    if n.id in self.shadowed and not self.in_print and not self._param(n.id):  # a parameter of that name is the function's own
+        self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))
     if i is None: return Info(names=frozenset([n.id]))
     i = replace(i, names=i.names | {n.id}, pending=None)
     if _COST_N.search(n.id) and i.lead is None and isinstance(i.const, (int, float)): i = replace(i, cost=True)
     return i
+
+@patch
+def _param(self:Analyser, name:str) -> bool:
+    "Whether `name` is a parameter of the function (or lambda) being read: a read of it is the function's own."
+    return self.depth > 0 and bool(self.fns) and name in {a.arg for a in self.fns[-1][0].args.args}
 
 # %% ../../nbs/14_critic.ipynb #a67fd22d
 @patch
@@ -1314,7 +1320,7 @@ def zipped_dates(self:Analyser, it, target) -> dict:
 def ex_For(self:Analyser, s):
     "`for`: bind the target to an element of the iterable and run the body once (inside a loop)."
     it = self.ev(s.iter)
-    if hasattr(self, 'loop_keys'): self.loop_keys(s)  # (14_critic_features) keys the loop's values name alike
+    self.loop_keys(s)
     targets = [t.id for t in ast.walk(s.target) if isinstance(t, ast.Name)]
     held = {t: self.env.get(t) for t in targets} if self.depth == 0 and not self.in_loop else {}
     el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
@@ -1453,12 +1459,12 @@ def ex_Assign(self:Analyser, s):
     self.writing = {_root(t) for t in s.targets}
     try: v = self.ev(s.value)
     finally: self.writing = set()
-    for t in s.targets: self.assign(t, v, s)
+    cut = s.value.args if isinstance(s.value, ast.Call) and getattr(s.value.func, 'id', None) == 'slice' and 1 <= len(s.value.args) <= 2 else None
     for t in s.targets:
-        if isinstance(t, ast.Name): self.slice_names.pop(t.id, None)
-        if isinstance(t, ast.Name) and isinstance(s.value, ast.Call) and getattr(s.value.func, 'id', None) == 'slice' and 1 <= len(s.value.args) <= 2:
-            a = s.value.args
-            self.slice_names[t.id] = ast.Slice(lower=a[0] if len(a) == 2 else None, upper=a[-1])
+        self.assign(t, v, s)
+        if not isinstance(t, ast.Name): continue
+        self.slice_names.pop(t.id, None)
+        if cut: self.slice_names[t.id] = ast.Slice(lower=cut[0] if len(cut) == 2 else None, upper=cut[-1])
 
 # %% ../../nbs/14_critic.ipynb #df19ce75
 @patch

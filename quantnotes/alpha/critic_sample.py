@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trade, stated_first_trades
+from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trades
 
 # %% auto #0
 __all__ = ['calendar_regime', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
