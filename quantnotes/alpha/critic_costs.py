@@ -38,7 +38,7 @@ def branch_costs(self:Analyser, s, before, after_body, after_else):
 @patch
 def leg_costs(self:Analyser, node, pnl:Info, cost:Info):
     "Legs of `pnl` whose trading `cost` does not follow: a finding on the line that subtracts the cost."
-    if self.depth > 0 or pnl.net: return  # a P&L already net of its legs' costs, charged again on top (an allocation)
+    if pnl.net: return  # a P&L already net of its legs' costs, charged again on top (an allocation)
     assets = set(self.hyp.sample.universe) if self.hyp is not None else set()
     for v in sorted({v for v, _ in cost.colsel} & pnl.names):  # a book of the universe's assets the P&L holds whole, charged on some
         paid, every = {c for u, c in cost.colsel if u == v}, set((self.env.get(v) or Info()).cols or ())
@@ -244,6 +244,50 @@ def _factors(e) -> list:
     "The factors of a product `a * b * c`, parentheses flattened."
     return _factors(e.left) + _factors(e.right) if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) else [e]
 
+_TRADED = re.compile(r'(?i)cost|fee|commission|slippage|(^|_)tc($|_)|spread|turn|trade')
+_SIGNED_N = re.compile(r'(?i)trade|delta|^dw$|^dq$|chg|change')
+
+def _is_abs(n) -> bool:
+    "`abs(x)`, `np.abs(x)`, `np.fabs(x)`, `np.absolute(x)` or `x.abs()`."
+    if not isinstance(n, ast.Call): return False
+    f = n.func
+    return (isinstance(f, ast.Name) and f.id == 'abs' and len(n.args) == 1) or \
+        (isinstance(f, ast.Attribute) and (f.attr in ('abs', 'fabs', 'absolute') and len(n.args) == 1 or f.attr == 'abs' and not n.args))
+
+def _abs_arg(n): return n.args[0] if n.args else n.func.value
+
+def _signed_sum(n) -> bool:
+    "A sum (`sum(...)`, `np.sum(...)`, `x.sum(...)`) of signed changes (a difference, a `diff`, a trade) with no size taken inside."
+    if not (isinstance(n, ast.Call) and (isinstance(n.func, ast.Name) and n.func.id == 'sum' or isinstance(n.func, ast.Attribute) and n.func.attr in ('sum', 'nansum'))):
+        return False
+    xs = list(ast.walk(n))
+    if any(_is_abs(x) for x in xs[1:]): return False
+    return any(isinstance(x, ast.BinOp) and isinstance(x.op, ast.Sub) or isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute)
+               and x.func.attr == 'diff' or isinstance(x, ast.Name) and _SIGNED_N.search(x.id) for x in xs)
+
+def _across_sum(n) -> bool:
+    "`x.sum(axis=1)` (or `axis='columns'`, a positional 1): a total across the assets of each date."
+    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == 'sum'): return False
+    ax = next((k.value for k in n.keywords if k.arg == 'axis'), n.args[0] if n.args else None)
+    return isinstance(ax, ast.Constant) and ax.value in (1, 'columns')
+
+def _total_change(n) -> bool:
+    "`x.sum(axis=1).diff()` or `np.diff(x.sum(axis=1))`: the change of a total across assets, not the total of their changes."
+    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == 'diff'): return False
+    return _across_sum(n.func.value) or bool(n.args) and _across_sum(n.args[0])
+
+def _size_of_net(tree) -> list:
+    """Lines of a cost or turnover whose size is taken after signed changes were summed (`abs(sum(q * c for q in trades))`,
+    `np.abs(np.sum(w[t] - w[t - 1]))`), or that follow the change of a total across assets (`pos.sum(axis=1).diff().abs()`)."""
+    out = []
+    for st in ast.walk(tree):
+        if not isinstance(st, (ast.Assign, ast.AugAssign, ast.Return)) or st.value is None: continue
+        words = [x.id if isinstance(x, ast.Name) else x.attr if isinstance(x, ast.Attribute) else x.value for x in ast.walk(st)
+                 if isinstance(x, (ast.Name, ast.Attribute)) or isinstance(x, ast.Constant) and isinstance(x.value, str)]
+        if any(_TRADED.search(w) for w in words) and any(_is_abs(x) and _signed_sum(_abs_arg(x)) or _total_change(x) for x in ast.walk(st.value)):
+            out.append(st.lineno)
+    return sorted(set(out))
+
 def _signed_sizes(tree) -> list:
     "Lines where a cost-named target multiplies a trade's size (`sqrt(abs(dw))`) by the signed trade `dw`: sells pay a negative cost."
     out = []
@@ -262,7 +306,7 @@ def _signed_sizes(tree) -> list:
 
 @patch
 def cost_aggregation(self:Analyser):
-    "Fees averaged where they add up, and a trade's size multiplied by its signed self: both charge less than the trading."
+    "Fees averaged where they add up, a trade's size multiplied by its signed self, and the size of summed signed trades: all charge less than the trading."
     for ci, t in self.trees.items():
         for ln in _mean_costs(t):
             self.find('cost_omission', 1, (ci, ln), 'per-fill costs are gathered by date with a mean here (`pivot_table` defaults to '
@@ -270,6 +314,9 @@ def cost_aggregation(self:Analyser):
         for ln in _signed_sizes(t):
             self.find('cost_omission', 1, (ci, ln), 'the cost here multiplies a trade\'s size by the signed trade itself: sells pay a '
                       'negative cost that offsets the buys, so a book that buys as much as it sells pays almost nothing')
+        for ln in _size_of_net(t):
+            self.find('cost_omission', 2, (ci, ln), 'signed position changes are summed before their size is taken here (`abs(sum(...))`): '
+                      'buys cancel sells, so the cost misses most of the trading')
 
 # %% ../../nbs/14_critic_costs.ipynb #d3d5b0d8
 @patch

@@ -127,7 +127,8 @@ def loop_keys(self:Analyser, s):
     for st in (x for b in s.body for x in ast.walk(b)):
         if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Subscript)): continue
         t = st.targets[0]; key = t.slice
-        if not isinstance(key, (ast.JoinedStr, ast.BinOp, ast.Call)): continue  # a key that is a loop name itself repeats only if the list does
+        unpacked = isinstance(key, ast.Name) and isinstance(s.target, ast.Tuple)  # `for name, lb, skip in SPECS: feats[name] = ...`
+        if not (isinstance(key, (ast.JoinedStr, ast.BinOp, ast.Call)) or unpacked): continue  # a bare loop name repeats only if the list does
         root = _root(t.value)
         if any(isinstance(x, ast.Name) and x.id == root for x in ast.walk(st.value)): continue  # reads what it writes into: an accumulator
         try: keys = [_key_value(key, e, self.const_of) for e in envs]
@@ -135,5 +136,6 @@ def loop_keys(self:Analyser, s):
         dup = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
         if dup is not None:
             a, b = [vals[i] for i, k in enumerate(keys) if k == dup][:2]
+            if a == b: continue  # one element written out twice: the same feature made twice
             self.find('feature_name_collision', 2, self.loc(st), f'the loop names a feature `{ast.unparse(key)}`, which is "{dup}" for both '
                       f'{a!r} and {b!r}: the later one silently replaces the earlier, which is never used')

@@ -324,6 +324,7 @@ class Analyser:
     def availability(self, n): "A comparison `n` of a column with a date: a period's end where its publication was known (look-ahead rule)."
     def published_by(self, col): "Whether data is matched by `col`, a period's end, while it also dates its publication (look-ahead rule)."; return False
     def asof_period(self, n, col): "`merge_asof` matches rows by `col`, a period's end (look-ahead rule)."
+    def asof_nearest(self, n): "`merge_asof(..., direction='nearest')` may attach a later row (look-ahead rule)."
     def zero_cost_default(self, n, fname, arg, value): "A helper called without a cost argument that defaults to `value` (costs rule)."
     def branch_costs(self, s, before, after_body, after_else): "The two branches of an `if` that bind P&L (costs rule)."
     def cost_checks(self): "Whole-notebook cost checks, run by `finish` (costs rule)."
@@ -606,6 +607,15 @@ def time_offset(self:Analyser, node):
     if k is None: return None
     if isinstance(c, int) and not isinstance(c, bool): return k + c if isinstance(node.op, ast.Add) else k - c
     return k if isinstance(node.op, ast.Sub) else None
+
+# %% ../../nbs/14_critic.ipynb #e1d6d080
+@patch
+def row_alias(self:Analyser, name:str, node) -> bool:
+    "Inside a loop, bind `name` as a time index when `node` is a row of the pass (`start`, `start - FORM`, `t + 1`)."
+    off = self.time_offset(node) if self.in_loop and node is not None else None
+    if off is None: return False
+    self.tvars.add(name); self.tvar_shift[name] = off
+    return True
 
 # %% ../../nbs/14_critic.ipynb #5663679c
 @patch
@@ -1175,10 +1185,12 @@ def ex_Import(self:Analyser, s):
 Analyser.ex_ImportFrom = Analyser.ex_Import
 
 # %% ../../nbs/14_critic.ipynb #7bab20e2
+_XSEC_MOMENTS = re.compile(r'''\.(mean|std)\((axis\s*=\s*)?(1|'columns'|"columns")\)''')
+
 @patch
 def ex_FunctionDef(self:Analyser, s):
     "`def f`: bind the function (analysed where called); note whether its body looks like a Sharpe ratio."
-    src = ast.unparse(s)
+    src = _XSEC_MOMENTS.sub('', ast.unparse(s))  # a z-score across assets on each date is a signal, not a Sharpe ratio
     s._is_stat = bool(re.search(r'\.std\(|np\.std\(|\.mean\(\)\s*/', src)) and bool(re.search(r'\.mean\(|np\.mean\(', src))
     self.env[s.name] = Info(func=(s, self.cell))
 Analyser.ex_AsyncFunctionDef = Analyser.ex_FunctionDef
@@ -1323,7 +1335,8 @@ def ex_For(self:Analyser, s):
     self.loop_keys(s)
     targets = [t.id for t in ast.walk(s.target) if isinstance(t, ast.Name)]
     held = {t: self.env.get(t) for t in targets} if self.depth == 0 and not self.in_loop else {}
-    el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None)
+    el = it.items[0] if it.items else replace(it, const=None, items=None, cols=None, pending=None,
+                                               xsec=it.xsec or (it.np and it.lead is not None))  # `for xt in x.values`: one date's row per pass
     if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
@@ -1525,16 +1538,17 @@ def assign(self:Analyser, t, v:Info, s):
             self.tvars.add(t.id); v0 = s.value
             k = self.const_of(v0.right) if isinstance(v0, ast.BinOp) else 0
             self.tvar_shift[t.id] = (k if isinstance(v0.op, ast.Add) else -k) if isinstance(v0, ast.BinOp) and isinstance(k, int) else 0
+        else: self.row_alias(t.id, getattr(s, 'value', None))
         if _row_numbers(getattr(s, 'value', None)): self.row_arrays.add(t.id)
         else: self.row_arrays.discard(t.id)
         off = self.time_offset(s.value.slice) if self.in_loop and isinstance(getattr(s, 'value', None), ast.Subscript) and not v.np else None
         if off is None and self.in_loop: off = self.date_back(getattr(s, 'value', None))  # `prev = m - pd.offsets.MonthEnd(1)`
         if off is not None: self.date_offsets[t.id] = off  # `d1 = month_ends[i + 1]`: a date `off` rows from the pass's
         else: self.date_offsets.pop(t.id, None)
+        sc = self.scaling(getattr(s, 'value', None))  # inside a function too: `book = raw.mul(lev, axis=0)` in a backtest helper
+        if sc: self.scales[t.id] = sc
+        else: self.scales.pop(t.id, None)
         if self.depth == 0:
-            sc = self.scaling(getattr(s, 'value', None))
-            if sc: self.scales[t.id] = sc
-            else: self.scales.pop(t.id, None)
             self.shadowed.pop(t.id, None)
             self.const_checks(t.id, v, loc)
             for k in [k for k in self.col_sites if k[0] == t.id]: del self.col_sites[k]
@@ -1549,6 +1563,8 @@ def assign(self:Analyser, t, v:Info, s):
             ei = v.items[k] if v.items is not None and k < len(v.items) else replace(v, items=None, const=None, pending=None)
             if isinstance(e, (ast.Name, ast.Subscript)): self.assign(e, ei, s)  # `w[longs], w[shorts] = a, -b`: two writes
             else: self.bind(e, ei)
+            if isinstance(e, ast.Name) and isinstance(s.value, ast.Tuple) and len(s.value.elts) == len(t.elts):
+                self.row_alias(e.id, s.value.elts[k])  # `f0, f1 = start - FORM, start`
         return
     if isinstance(t, ast.Attribute):  # `self.x = v`: the object keeps it
         owner = self.ev(t.value)
@@ -2423,6 +2439,7 @@ def call_pd(self:Analyser, n, f):
         if out.lead is None or (_calendar(xs[1]) and kws['direction'].const == 'forward'): return out  # each event given the first
         # session closing after it: a calendar, no data; `nearest` may give it a session that closed before it was published
         d = kws['direction'].const
+        if d == 'nearest': self.asof_nearest(n)
         return replace(out, lead=out.lead + 1, pending=None, const=None,
                        leak=(loc, f'`merge_asof(direction="{d}")` attaches rows dated after each date'))
     if f == 'merge' and len(xs) >= 2:

@@ -43,6 +43,12 @@ def asof_period(self:Analyser, n, col:str):
               f'data also dates its publication ({self.published_by(col)}): rows are used before they were published; match on the publication date')
 
 @patch
+def asof_nearest(self:Analyser, n):
+    "`pd.merge_asof(days, events, on='date', direction='nearest')`: a row may be given the first event after it."
+    self.find('look_ahead', 1, self.loc(n), '`merge_asof(direction="nearest")` attaches to each row the closest row of the other table, '
+              'which is often a later one: a value not known on the row\'s date; use the default `direction="backward"`')
+
+@patch
 def availability(self:Analyser, n):
     """`ev[ev["period_end"] <= d]`: rows kept by the end of the period they describe, when the data also dates their
     publication (a `report_date` column): at `d` most of them were not yet published."""
