@@ -244,7 +244,7 @@ def _factors(e) -> list:
     "The factors of a product `a * b * c`, parentheses flattened."
     return _factors(e.left) + _factors(e.right) if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) else [e]
 
-_TRADED = re.compile(r'(?i)cost|fee|commission|slippage|(^|_)tc($|_)|spread|turn|trade')
+_COST_LINE = re.compile(r'(?i)cost|fee|commission|slippage|(^|_)tc($|_)|spread|turn|trade')  # a line about costs or turnover
 _SIGNED_N = re.compile(r'(?i)trade|delta|^dw$|^dq$|chg|change')
 
 def _is_abs(n) -> bool:
@@ -284,7 +284,7 @@ def _size_of_net(tree) -> list:
         if not isinstance(st, (ast.Assign, ast.AugAssign, ast.Return)) or st.value is None: continue
         words = [x.id if isinstance(x, ast.Name) else x.attr if isinstance(x, ast.Attribute) else x.value for x in ast.walk(st)
                  if isinstance(x, (ast.Name, ast.Attribute)) or isinstance(x, ast.Constant) and isinstance(x.value, str)]
-        if any(_TRADED.search(w) for w in words) and any(_is_abs(x) and _signed_sum(_abs_arg(x)) or _total_change(x) for x in ast.walk(st.value)):
+        if any(_COST_LINE.search(w) for w in words) and any(_is_abs(x) and _signed_sum(_abs_arg(x)) or _total_change(x) for x in ast.walk(st.value)):
             out.append(st.lineno)
     return sorted(set(out))
 
