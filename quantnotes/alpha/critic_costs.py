@@ -233,18 +233,14 @@ def _mean_costs(tree) -> list:
     return sorted(set(out))
 
 def _abs_of(e, x:str) -> bool:
-    "`abs(x)`, `np.abs(x)`, `np.fabs(x)` or `x.abs()`."
-    if not isinstance(e, ast.Call): return False
-    f = e.func
-    if isinstance(f, ast.Attribute) and f.attr == 'abs' and not e.args: return isinstance(f.value, ast.Name) and f.value.id == x
-    return ((isinstance(f, ast.Name) and f.id == 'abs') or (isinstance(f, ast.Attribute) and f.attr in ('abs', 'fabs', 'absolute'))) \
-        and len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id == x
+    "`abs(x)`, `np.abs(x)`, `np.fabs(x)` or `x.abs()` of the name `x`."
+    return _is_abs(e) and isinstance(a := _abs_arg(e), ast.Name) and a.id == x
 
 def _factors(e) -> list:
     "The factors of a product `a * b * c`, parentheses flattened."
     return _factors(e.left) + _factors(e.right) if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult) else [e]
 
-_COST_LINE = re.compile(r'(?i)cost|fee|commission|slippage|(^|_)tc($|_)|spread|turn|trade')  # a line about costs or turnover
+_COST_LINE = re.compile(_COSTY.pattern + r'|spread|turn|trade')  # a line about costs or turnover
 _SIGNED_N = re.compile(r'(?i)trade|delta|^dw$|^dq$|chg|change')
 
 def _is_abs(n) -> bool:
