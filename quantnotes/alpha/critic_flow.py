@@ -18,7 +18,7 @@ from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 # %% auto #0
 __all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup',
            'stated_first_trades', 'stated_first_trade', 'stand_in_split', 'whole_sample', 'period_end', 'Month',
-           'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'analyse']
+           'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'month_stamp', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -65,6 +65,7 @@ class Info:
     evwin: bool = False  # row numbers of event windows, events by offsets (`t[:, None] + lags[None, :]`): what they gather is not dated
     count: bool = False  # a number of observations (`.count()`, `.groupby(...).size()`, their rolling sums): against a threshold, coverage
     colsel: frozenset = frozenset()  # (frame, column): the trading of one column of a frame of several (`w["AUD"].diff()`)
+    ar: bool = False  # an autoregressive coefficient: a window's covariance of a series with its own lag (over its variance)
     clock: bool = False  # times on a date index (`dates + pd.Timedelta(hours=16)`), or a table of only those and the dates: a calendar, no data
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -396,14 +397,21 @@ def hdate(self:Analyser, role):
     return {'start': s.start, 'end': s.end, 'oos': s.oos_start}[role]
 
 # %% ../../nbs/14_critic.ipynb #773a49e5
+def month_stamp(d:date, # a date in the code
+                h:date, # a hypothesis date
+               ) -> bool:
+    "`d` is the last business day of the month that `h` opens: the same boundary on a series stamped at month-ends."
+    nxt = date(h.year + h.month // 12, h.month % 12 + 1, 1)
+    return h.day == 1 and (d.year, d.month) == (h.year, h.month) and (nxt - d).days <= 4
+
 @patch
 def classify_date(self:Analyser, d:date) -> str|None:
-    "Which hypothesis date `d` matches ('start', 'end', 'oos'), within a week; None if none."
+    "Which hypothesis date `d` matches ('start', 'end', 'oos'), within a week or as its month's month-end stamp; None if none."
     if self.hyp is None or d is None: return None
     for role, tol in (('oos', 7), ('start', 7), ('end', 7)):
         h = self.hdate(role)
         if role == 'oos' and h == self.hdate('start'): continue  # nothing fitted: no split, the date is the start
-        if abs((d - h).days) <= tol: return role
+        if abs((d - h).days) <= tol or month_stamp(d, h): return role
     return None
 
 # %% ../../nbs/14_critic.ipynb #2dfdc668
@@ -578,8 +586,8 @@ def _element(it:Info) -> Info:
     return replace(it, const=None, items=None, cols=None, xsec=it.xsec or (it.np and it.lead is not None and it.items is None))  # a dated array's rows: one date each
 
 @patch
-def ev_comp(self:Analyser, n, elts):
-    "A comprehension: bind each generator target, then evaluate the elements (inside a loop)."
+def ev_comp(self:Analyser, n, elts, keys=()):
+    "A comprehension: bind each generator target, then evaluate the elements (inside a loop); `keys`, a dict's, are read but hold nothing."
     new = set()
     for g in n.generators:
         it = self.ev(g.iter)
@@ -590,6 +598,7 @@ def ev_comp(self:Analyser, n, elts):
         for c in g.ifs: self.ev(c)
     self.in_loop += 1; self.tvars |= new
     try:
+        for k in keys: self.ev(k)
         vals = [self.ev(e) for e in elts]
         out = replace(merge(*vals), xsec=False)  # rows gathered over the loop: a time series again
         if len(elts) == 1 and isinstance(elts[0], (ast.List, ast.Tuple)) and vals[0].items: out.rowcols = vals[0].items  # a table's columns
@@ -627,8 +636,8 @@ Analyser.ev_SetComp = Analyser.ev_GeneratorExp = Analyser.ev_ListComp
 # %% ../../nbs/14_critic.ipynb #ac3bfea7
 @patch
 def ev_DictComp(self:Analyser, n):
-    "A dict comprehension."
-    return self.ev_comp(n, [n.key, n.value])
+    "A dict comprehension: what it holds is its values (a key `k` of `for k, e in err.items()` is a label, not the returns)."
+    return self.ev_comp(n, [n.value], keys=[n.key])
 
 # %% ../../nbs/14_critic.ipynb #bbf947c9
 @patch
@@ -737,6 +746,7 @@ def ev_Compare(self:Analyser, n):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
+    elif left.xsec and self.in_loop and all(x.xsec for x in rights): pass  # per date, `s > s.median()`: that date's row against its own statistic picks names, not dates
     elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
     elif left.evwin and not any(x.lead is not None for x in rights): pass  # rows since a listing (`age >= 252`) against a number: a calendar
     elif opn in ('Gt', 'NotEq') and r.const == 0 and _held(n.left): pass  # `w.abs().sum(axis=1) > 0`: the dates a book holds anything
@@ -854,6 +864,7 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     if op == 'Add' and a.count and b.count: i.count = True  # `up + down`: revisions counted either way
     if op in ('Add', 'Sub') and (_calendar(a) and b.lead is None or _calendar(b) and a.lead is None and op == 'Add'): i.clock = True  # a time on each date
     if op == 'Pow': i.ret = False  # `r ** 2`: a variance's building block, not a payoff
+    if op == 'Div' and a.ar: i.ar = True  # `cov(x, lag) / var(lag)`: the slope of a regression of x on its own past
     if op == 'Div' and na is not None and nb is not None and self._is_simple_return(na, nb): i.ret = True; i.mix = a.mix; i.lagged = a.lagged
     s = _rows_apart(na, nb) if op in ('Sub', 'Div') and not (a.ret or a.pnl or b.ret or b.pnl) else None
     if s:  # `lp[1:] - lp[:-1]`, `p[t[1:]] / p[t[:-1]]`: a change over s rows, dated at the later row; one row: a return (`np.diff`)
@@ -923,7 +934,7 @@ def product(self:Analyser, node, a, b, na=None, nb=None) -> Info|None:
     "A position times a return: the position must be known one period before the return is earned."
     if a.ret == b.ret or a.pnl or b.pnl: return None
     pos, r = (a, b) if b.ret else (b, a)
-    if pos.cost or pos.stat: return None
+    if pos.cost or pos.stat or pos.ar: return None  # an AR slope times its series: a forecast of the next value, not a P&L
     if any(_COST_TARGET.search(w or '') and not _NET_WORD.search(w) for w in self.writing):  # `hedge_cost = HS * (hedge.diff() * px)`: trades times a price, a cost
         return Info(lead=max(_lead(pos.lead), _lead(r.lead)), cost=True, turnover=True, signed=pos.signed or r.signed, np=pos.np or r.np,
                     names=pos.names | r.names)
@@ -1925,6 +1936,7 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             out = replace(recv, win=None, stat=recv.pnl or recv.stat, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
             return out if recv.pnl else self.applied(n, m, arg0, fn, replace(recv, win=None, pending=None), out)  # each group's own series
         out = replace(recv, win=None, ret=False, pending=None, const=None, turnover=False, pnl=False)
+        if m in ('cov', 'corr') and self._own_lag(recv, recv_node, arg0): out.ar = True  # `x.rolling(w).cov(x.shift(1))`
         if kind == 'rolling' and recv.win[1]:
             out.lead = recv.lead + max(1, (recv.win[2] or 2) // 2)
             out.leak = (recv.win[3], f'a centred rolling window (`center=True`) averages {(recv.win[2] or 2) // 2} future periods')
@@ -1941,6 +1953,19 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         by = self.ev(arg0) if arg0 is not None else (self.ev(self.kw(n, 'by')) if self.kw(n, 'by') else None)
         if by is None and self.kw(n, 'level') is not None: by = Info(const=self.const_of(self.kw(n, 'level')))
         return replace(recv, win=('groupby', by), pending=None)
+
+# %% ../../nbs/14_critic.ipynb #a30e1b07
+@patch
+def _own_lag(self:Analyser, recv:Info, recv_node, arg0) -> bool:
+    "`arg0` is the windowed series itself, shifted forwards (`x.shift(1)`, or a name bound to it): a covariance with its own past."
+    if arg0 is None: return False
+    if isinstance(arg0, ast.Call) and isinstance(arg0.func, ast.Attribute) and arg0.func.attr == 'shift':
+        base = recv_node.func.value if isinstance(recv_node, ast.Call) and isinstance(recv_node.func, ast.Attribute) else None
+        k = self.const_of(arg0.args[0]) if arg0.args else 1
+        return base is not None and isinstance(k, int) and k > 0 and ast.dump(arg0.func.value) == ast.dump(base)
+    a = self.env.get(arg0.id) if isinstance(arg0, ast.Name) else None
+    undated = lambda v: self.env.get(v) is None or self.env[v].lead is None  # a helper's parameter (`roll = lambda s: s.rolling(w)`), a function
+    return a is not None and a.lagged and bool(recv.names & a.names) and all(undated(v) for v in recv.names - a.names)
 
 # %% ../../nbs/14_critic.ipynb #d07cdb8c
 def _reversed(n):

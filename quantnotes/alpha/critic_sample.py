@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, period_end, stated_ranges, stated_warmup, stated_first_trades
+from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, month_stamp, period_end, stated_ranges, stated_warmup, stated_first_trades
 
 # %% auto #0
-__all__ = ['calendar_regime', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
+__all__ = ['calendar_regime', 'year_ranges', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
@@ -53,6 +53,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     d = as_date(value)
     if d is None or self.hyp is None or self.depth > 0 or self.stated(d): return
     if role == 'end' and (_IS_COL.search(name) or _IS_PART.search(name)) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
+    if role == 'end' and not _WHOLE_END.fullmatch(name) and not _EVAL_PART.search(name) and self.stated_part_end(d): return  # `FIT_END`, `STACK_END` where `fitted on 2013-2015`, `2016-2017` end
     # `FORM_END`, `TRAIN_END`: the end of the in-sample part, at the split (an `END` moved onto the split is still a drift)
     if role == 'start' and _EVAL_PART.search(name) and self.hdate('oos') != self.hdate('start') and self.classify_date(d) == 'oos': return
     if role == 'start' and _EVAL_PART.search(name) and self.after_warmup(d): return  # `EVAL_START` where the stated warm-up ends
@@ -60,7 +61,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     if role == 'start' and self.stated_start(d): return  # where the hypothesis says, in words, that trading starts
     h = self.hdate(role)
     if role == 'start':
-        if (d - h).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
+        if (d - h).days > 7 and not month_stamp(d, h): self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
         elif (h - d).days > 7:  # more history than the sample: usually a warm-up for lookbacks, so a note
             self.find('sample_boundary_drift', 3, loc, f'`{name}` reaches back to {d}, before the hypothesis start {h}: '
                       'fine as warm-up for lookbacks, but every statistic must use the hypothesis sample only')
@@ -68,7 +69,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
         d = period_end(value) if isinstance(value, str) else last_day(d)  # `END = '2020-12'`: to the end of December
         if (h - d).days > 7: self.find('sample_boundary_drift', 1, loc, f'`{name}` ends the sample on {d}, before the hypothesis end {h}')
         elif (d - h).days > 7: self.find('sample_boundary_drift', 2, loc, f'`{name}` ends the sample on {d}, after the hypothesis end {h}')
-    elif abs((d - h).days) > 7 and not {self.classify_date(d), self.classify_date(last_day(d))} & {'start', 'end'}:  # `test_start` at the sample's start: the
+    elif abs((d - h).days) > 7 and not month_stamp(d, h) and not {self.classify_date(d), self.classify_date(last_day(d))} & {'start', 'end'}:  # `test_start` at the sample's start: the
         # name says the test sample, which here is the whole one; a split moved onto the start would leave nothing to fit on
         self.find('sample_boundary_drift', 1, loc, f'`{name}` puts the out-of-sample split at {d}; the hypothesis fixes it at {h}')
 
@@ -80,6 +81,22 @@ def after_warmup(self:Analyser, d:date) -> bool:
     w = stated_warmup(h.sample.description or '', self.hdate('start')) if h is not None else 0
     return w > 0 and abs((d - (self.hdate('start') + timedelta(days=w))).days) <= 7
 
+
+# %% ../../nbs/14_critic_sample.ipynb #a30e1b02
+_WHOLE_END = re.compile(r'(?:sample_?|data_?)?(?:end|stop|last)(?:_?date)?', re.I)  # the whole sample's end, not a part's
+_YEARS = re.compile(r'(?<![\d-])((?:19|20)\d\d)\s*(?:-|–|to|through|until)\s*((?:19|20)\d\d)(?![\d-])')
+
+def year_ranges(text:str) -> list[tuple[date, date]]:
+    "The year ranges a text writes out (`fitted on 2013-2015`, `2016 to 2017`), as (first, last) day."
+    return [(date(int(a), 1, 1), date(int(b), 12, 31)) for a, b in _YEARS.findall(text or '') if int(a) <= int(b)]
+
+@patch
+def stated_part_end(self:Analyser, d:date) -> bool:
+    "`d` is, within a week, the last day of a year range the description writes out that closes inside the sample, before its split."
+    h = self.hyp
+    if h is None: return False
+    lo, cut = self.hdate('start'), self.hdate('oos') if self.hdate('oos') != self.hdate('start') else self.hdate('end')
+    return any(abs((d - hi).days) <= 7 and lo <= hi < cut for _, hi in year_ranges(h.sample.description or ''))
 
 # %% ../../nbs/14_critic_sample.ipynb #dc84def1
 def last_formation(hi:date, # where a filter cuts the data
@@ -122,7 +139,7 @@ def applied_filter(self:Analyser, filt, sink=False):
                 elif (hs - lo).days > 7 and not sink: self.find('sample_boundary_drift', 3, loc, f'filter from {lo}, before the hypothesis start {hs}')
             if hi is not None and self.classify_date(hi) not in ('end', 'oos'):
                 he = self.hdate('end')
-                if hi < he and not last_formation(hi, he) and not purged_fit_end(hi, self.hdate('oos'), self.leads): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
+                if hi < he and not last_formation(hi, he) and not purged_fit_end(hi, self.hdate('oos'), self.leads) and not self.stated_part_end(hi): self.find('sample_boundary_drift', 1, loc, f'the sample is cut to end on {hi}, before the hypothesis end {he}')
     elif kind == 'rows' and not sink:
         k = m.get('skip', 0)
         if k > 260: self.find('sample_boundary_drift', 2, loc, f'the first {k} rows (more than a year) are dropped from the sample')
