@@ -220,3 +220,19 @@ def test_unparsable_and_deep_cells_are_findings_not_silence():
     assert set(found) == {4, 5, 6}, [(f.cell, f.message) for f in rep.findings]
     assert all(f.severity == 2 and f.quote in nb.cells[f.cell].source for f in found.values())
     assert found[4].quote == 'held = alloc.shift('
+
+
+def test_no_module_level_name_bound_twice():
+    "A helper or word list defined twice in one Critic module silently replaces the first (round 29's `_TRADED`, round 30's `_assigned`)."
+    import ast, collections
+    from pathlib import Path
+    import quantnotes.alpha as pkg
+    twice = {}
+    for path in sorted(Path(pkg.__file__).parent.glob('critic*.py')):
+        names = collections.Counter()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)): names[node.name] += 1
+            elif isinstance(node, ast.Assign): names.update(t.id for t in node.targets if isinstance(t, ast.Name) and t.id != '__all__')
+        dup = sorted(n for n, k in names.items() if k > 1)
+        if dup: twice[path.name] = dup
+    assert not twice, f'names bound twice at module level: {twice}'

@@ -450,8 +450,16 @@ def ev_Name(self:Analyser, n):
 
 @patch
 def _param(self:Analyser, name:str) -> bool:
-    "Whether `name` is a parameter of the function (or lambda) being read: a read of it is the function's own."
-    return self.depth > 0 and bool(self.fns) and name in {a.arg for a in self.fns[-1][0].args.args}
+    "Whether `name` is a parameter of the function (or lambda) being read, or a name its body assigns: a read of it is the function's own."
+    if not (self.depth > 0 and self.fns): return False
+    fn = self.fns[-1][0]
+    return name in {a.arg for a in fn.args.args} or name in _fn_locals(fn)
+
+def _fn_locals(fn) -> set:
+    "The names a function's body assigns (its locals, in Python's rule: assigned anywhere in the body), but those it declares `global`."
+    if isinstance(fn, ast.Lambda): return set()
+    glob = {g for x in ast.walk(fn) if isinstance(x, (ast.Global, ast.Nonlocal)) for g in x.names}
+    return {x.id for x in ast.walk(fn) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Store)} - glob
 
 # %% ../../nbs/14_critic.ipynb #a67fd22d
 @patch
