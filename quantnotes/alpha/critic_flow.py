@@ -1056,7 +1056,7 @@ def _subscript(self:Analyser, n):
     if key.mask is not None:
         out = replace(merge(base, replace(key, mask=None, lead=None if key.mask['kind'] == 'date' else key.lead)), cols=base.cols,
                       ret=base.ret, pnl=base.pnl, net=base.net, np=base.np, stat=base.stat, colinfo=base.colinfo, rest=base.rest, index=base.index)
-        out.pending = (loc, key.mask['kind'], key.mask)
+        out.pending = (loc, key.mask['kind'], dict(key.mask, rows=True))  # rows selected (`x[mask]`): what a statistic on `out` is computed on
         if key.mask['kind'] == 'date':
             eff = self.date_effect(key.mask)
             if eff and eff[0] == 'bound': out.period = self.period_of(eff[1], eff[2]) or base.period
@@ -2096,7 +2096,7 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         return out
     if m == 'query' and arg0 is not None and isinstance(self.const_of(arg0), str):
         cond = self.query_mask(n, self.const_of(arg0), recv)
-        if cond is not None and cond.mask: return replace(recv, pending=(loc, cond.mask['kind'], cond.mask))
+        if cond is not None and cond.mask: return replace(recv, pending=(loc, cond.mask['kind'], dict(cond.mask, rows=True)))
         return None
     if m == 'drop':
         idx = self.kw(n, 'index', 0)
@@ -2104,7 +2104,7 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
             ix = self.ev(idx)
             d = self._dates_in(idx)
             if d: return replace(recv, pending=(loc, 'date', dict(kind='date', conds=[('Gt', d[0], 'index', None), ('Lt', d[-1], 'index', None)], neg=True, how='and')))
-            if ix.mask: return replace(recv, pending=(loc, ix.mask['kind'], ix.mask))
+            if ix.mask: return replace(recv, pending=(loc, ix.mask['kind'], dict(ix.mask, rows=True)))
         return replace(recv, pending=None, cols=None)
     if m in ('truncate',):
         b, a = self.const_of(self.kw(n, 'before', 0)), self.const_of(self.kw(n, 'after', 1))

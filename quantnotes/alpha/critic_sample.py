@@ -123,7 +123,7 @@ def applied_filter(self:Analyser, filt, sink=False):
     if kind == 'date':
         eff = self.date_effect(m)
         if eff is None or self.hyp is None or self.stated(*[d for d in eff[1:] if d is not None]): return
-        if eff[0] == 'exclude' and not sink:
+        if eff[0] == 'exclude':  # at a sink too: in the first 26 read halves, every unstated exclusion a statistic was computed on was seeded
             self.find('regime_cherry_picking', 1, loc, f'dates from {eff[1]} to {eff[2]} are removed from the sample the results '
                       'are computed on: a period excluded after the fact flatters the result')
         elif eff[0] == 'all':
@@ -143,7 +143,8 @@ def applied_filter(self:Analyser, filt, sink=False):
     elif kind == 'rows' and not sink:
         k = m.get('skip', 0)
         if k > 260: self.find('sample_boundary_drift', 2, loc, f'the first {k} rows (more than a year) are dropped from the sample')
-    elif kind in ('regime', 'mask') and not sink:
+    elif kind in ('regime', 'mask') and (not sink or isinstance(m, dict) and m.get('rows')):  # rows a statistic is computed on, selected by
+        # a state of the data (`net[vol < vol.quantile(0.9)]`); at a sink, a mask that only sizes positions (`w.mul(on)`) is the strategy's own
         said = self.hyp.predictor + ' ' + self.hyp.economic_claim if self.hyp is not None else ''
         if _REGIME_WORDS.search(said) and not (isinstance(m, dict) and m.get('data') and calendar_regime(said)): return  # a stated regime; a
         # threshold on the data's values is not the season a calendar hypothesis states
@@ -198,9 +199,10 @@ def output_checks(self:Analyser):
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
                 ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
             if (hs - ds[0]).days > 7 and ds[1] > he: continue  # it covers the whole sample and more: the loaded data's extent
-            if (ds[0] - hs).days > warm and not self.stated_start(ds[0]):  # later than any warm-up, and not where the hypothesis says trading starts
+            if (ds[0] - hs).days > warm and not self.stated_start(ds[0]) and not self.stated(ds[0]):  # later than any warm-up, and not where the hypothesis
+                # says trading starts, or a date it writes out (`RON enters 2005-07-01`: one name's row in a membership table)
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample starting {ds[0]}, months after the hypothesis start {hs}', quote=line.strip())
             if (ds[1] - he).days > 120:
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample running to {ds[1]}, months past the hypothesis end {he}', quote=line.strip())
-            if (he - ds[1]).days > 120:
+            if (he - ds[1]).days > 120 and not self.stated(ds[1]):  # `SKK leaves after 2008-06-27`: a name's exit the hypothesis states
                 self.find('sample_boundary_drift', 2, (ci, 0), f'the output shows a sample ending {ds[1]}, months before the hypothesis end {he}', quote=line.strip())

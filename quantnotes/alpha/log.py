@@ -49,7 +49,8 @@ class Artifact(BaseModel):
 
 # %% ../../nbs/11_research_log.ipynb #f2a06743
 ISO_CURRENCIES = frozenset(('USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK CZK HUF PLN RON BGN ISK TRY RUB HRK BRL CNY HKD '
-                            'IDR ILS INR KRW MXN MYR PHP SGD THB ZAR').split())  # ISO 4217 codes with data in the ECB file
+                            'IDR ILS INR KRW MXN MYR PHP SGD THB ZAR '  # ISO 4217 codes with data in the ECB file, and its
+                            'CYP EEK LTL LVL MTL SIT SKK ROL TRL').split())  # former ones: euro joiners, and the lei and lira before redenomination
 
 _CCY_SHAPE = re.compile(r'[A-Z]{3}')  # what a currency code looks like
 _TICKER = re.compile(r'[A-Z0-9][A-Z0-9._\-]{0,9}')  # a ticker: 1-10 of A-Z, 0-9, '.', '-', '_' (BRK.B, RDS-A, BRK_B, 7203)
