@@ -146,20 +146,26 @@ def after_dates(text:str) -> list[tuple[date, date]]:
     return out
 
 _UNIT_DAYS = {'day': 1.45, 'fixing': 1.45, 'observation': 1.45, 'row': 1.45, 'session': 1.45, 'window': 1.45, 'week': 7, 'month': 30.5, 'year': 365.25}
-_WARM_N = re.compile(r'\bfirst\s+(\d+)\s+(?:\w+\s+)?(day|fixing|observation|row|session|window|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat|fill|history|library|look-?back)', re.I)
+_NUMS = 'one two three four five six seven eight nine ten eleven twelve'.split()
+_N = r'(\d+|' + '|'.join(_NUMS) + r')'  # a count, in digits or words
+def _count_of(s:str) -> int: return int(s) if s.isdigit() else _NUMS.index(s.lower()) + 1 if s else 1  # no count: one (`the first formation year`)
+_WARM_N = re.compile(r'\bfirst\s+(?:' + _N + r'\s+)?(?:\w+\s+)?(day|fixing|observation|row|session|window|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat|fill|history|library|look-?back)', re.I)
 _NEED = re.compile(r'\bneeds?\s+(\d+)\s+(day|fixing|observation|row|session|week|month|year)s?\s+of\s+(?:\w+\s+)?(?:history|data|library|look-?back)', re.I)  # `characteristics need 12 months of history`
 _WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
 _WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn|estimat)', re.I)  # `1965-1969 is a warm-up`, `2002-2004 feeds the first estimation windows`
-_WARM_L = re.compile(r'\b(\d+)[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
+_WARM_L = re.compile(r'\b' + _N + r'[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
+_RAMP_L = re.compile(r'\b' + _N + r'[- ](week|month|year)s?[- ]ramp[- ]?up\b', re.I)  # `a six-month ramp-up` of overlapping books
+_RAMP = re.compile(r'\bramp[- ]?up\b[^.;]*\bwarm|\bwarm[^.;]*\bramp[- ]?up\b', re.I)  # a ramp-up, of unstated length, that is part of a warm-up
 
 def stated_warmup(text:str, # a hypothesis's sample description
                   start:date, # the sample's start
                  ) -> int:
     "Calendar days of warm-up a description states (`the first 52 weeks are a warm-up`, `2011 is the first formation year only`, `1965-1969 is a warm-up`, `a 64-day warm-up`), else 0."
-    days = [int(float(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '') + _NEED.findall(text or '')]
+    days = [int(_count_of(n) * _UNIT_DAYS[u.lower()]) for n, u in _WARM_N.findall(text or '') + _WARM_L.findall(text or '') + _NEED.findall(text or '')]
     days += [(date(int(y) + 1, 1, 1) - start).days for y in _WARM_Y.findall(text or '') if int(y) == start.year]
     days += [(date(int(b) + 1, 1, 1) - start).days for a, b in _WARM_YY.findall(text or '') if int(a) == start.year <= int(b)]
-    return max(days, default=0)
+    ramp = max([int(_count_of(n) * _UNIT_DAYS[u.lower()]) for n, u in _RAMP_L.findall(text or '')], default=183 if _RAMP.search(text or '') else 0)
+    return max(days, default=0) + ramp  # overlapping books go live one by one after the formation: their ramp-up adds to it (half a year unless stated)
 
 _FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|evaluated|back-?test(?:ing)?|refits?|positions?|returns?)\b[^.;]{0,30}?'
                      r'\b(?:from|in|starts?|begins?)\s+(?:early\s+)?((?:19|20)\d\d)(?:-(0[1-9]|1[0-2]))?\b(?!-\d)', re.I)
