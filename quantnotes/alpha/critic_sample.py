@@ -123,7 +123,7 @@ def applied_filter(self:Analyser, filt, sink=False):
     if kind == 'date':
         eff = self.date_effect(m)
         if eff is None or self.hyp is None or self.stated(*[d for d in eff[1:] if d is not None]): return
-        if eff[0] == 'exclude':  # at a sink too: in the first 26 read halves, every unstated exclusion a statistic was computed on was seeded
+        if eff[0] == 'exclude':  # at a sink too: in the first 27 read halves, every unstated exclusion a statistic was computed on was seeded
             self.find('regime_cherry_picking', 1, loc, f'dates from {eff[1]} to {eff[2]} are removed from the sample the results '
                       'are computed on: a period excluded after the fact flatters the result')
         elif eff[0] == 'all':
