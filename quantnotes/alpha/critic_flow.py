@@ -1976,7 +1976,7 @@ def _own_lag(self:Analyser, recv:Info, recv_node, arg0) -> bool:
     if isinstance(arg0, ast.Call) and isinstance(arg0.func, ast.Attribute) and arg0.func.attr == 'shift':
         base = recv_node.func.value if isinstance(recv_node, ast.Call) and isinstance(recv_node.func, ast.Attribute) else None
         k = self.const_of(arg0.args[0]) if arg0.args else 1
-        return base is not None and isinstance(k, int) and k > 0 and ast.dump(arg0.func.value) == ast.dump(base)
+        return base is not None and isinstance(k, int) and k > 0 and self._same_base(base, arg0)  # `x` against `x.shift(1)`
     a = self.env.get(arg0.id) if isinstance(arg0, ast.Name) else None
     undated = lambda v: self.env.get(v) is None or self.env[v].lead is None  # a helper's parameter (`roll = lambda s: s.rolling(w)`), a function
     return a is not None and a.lagged and bool(recv.names & a.names) and all(undated(v) for v in recv.names - a.names)
