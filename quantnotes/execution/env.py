@@ -251,6 +251,55 @@ def _ffill(x:np.ndarray) -> np.ndarray:
     y = x[i]; y[:np.argmax(ok)] = x[np.argmax(ok)]
     return y
 
+def _readonly(a:np.ndarray) -> np.ndarray:
+    a.flags.writeable = False; return a
+
+def _rv_over(t:np.ndarray, rv_cum:np.ndarray, ts:np.ndarray, window:float) -> np.ndarray:
+    "Realised volatility of the mid over (ts - window, ts] from the cumulated squared log changes, not normalised."
+    hi = np.searchsorted(t, ts, 'right'); lo = np.searchsorted(t, ts - window, 'right')
+    return np.sqrt(np.maximum(rv_cum[hi] - rv_cum[np.minimum(lo, hi)], 0.0))
+
+def _derive_state(book:LobsterBook, side:str, dt:float, rv_window_s:float) -> dict:
+    "What an environment derives from its book alone: per-event arrays (dollars / ticks / unitless) and book-wide scales."
+    t = np.asarray(book.time, np.float64)
+    own = t is not book.time                            # arrays made here are frozen below; the book's own are not
+    tick = float(book.tick)
+    mid = _ffill(np.asarray(book.mid, np.float64))
+    spread = (book.ask_px[:, 0] - book.bid_px[:, 0]) / PRICE_SCALE / tick
+    two_sided = np.isfinite(np.asarray(book.spread, np.float64)) & (spread > 0)
+    med_sp = float(np.median(spread[two_sided])) if two_sided.any() else 1.0
+    med_sp = med_sp if med_sp > 0 else 1.0
+    a1, b1 = book.ask_sz[:, 0].astype(np.float64), book.bid_sz[:, 0].astype(np.float64)
+    imb = np.where(a1 + b1 > 0, (b1 - a1) / np.maximum(a1 + b1, 1.0), 0.0)
+    r = np.diff(np.log(mid), prepend=np.log(mid[0]))
+    rv_cum = np.concatenate([[0.0], np.cumsum(r * r)])
+    # book-wide scales: sigma of the mid change over one step, median realised vol
+    g = np.arange(t[0], t[-1] - dt, max(dt / 5, (t[-1] - t[0]) / 200_000)) if t[-1] - t[0] > dt else t[:1]
+    dm = mid[np.searchsorted(t, g + dt, 'right') - 1] - mid[np.searchsorted(t, g, 'right') - 1]
+    sig = float(np.std(dm)) if len(dm) > 1 else 0.0
+    g = np.arange(t[0] + rv_window_s, t[-1], max(1.0, (t[-1] - t[0]) / 100_000))
+    rv = _rv_over(t, rv_cum, g, rv_window_s) if len(g) else np.zeros(1)
+    med = float(np.median(rv))
+    # each event's whole-side depth and notional (an order at least that large takes the side: no walk needed)
+    P, S = (book.bid_px, book.bid_sz) if side == 'sell' else (book.ask_px, book.ask_sz)
+    tot = S.sum(1)
+    px_max, depth_max = float(np.abs(P).max(initial=0)), float(tot.max(initial=0))
+    arrays = dict(mid=mid, spread=spread, imb=imb, rv_cum=rv_cum, ev=np.stack([tot, (P * S).sum(1)], 1),
+                  f3=np.clip(spread / med_sp, -10, 10))  # feature 3 of every event at the book's own median
+    return dict(time=_readonly(t) if own else t, **{k: _readonly(v) for k, v in arrays.items()}, spread_median_ticks=med_sp,
+                sigma_step=sig if sig > 0 else tick, rv_median=med if med > 0 else (float(rv[rv > 0].mean()) if (rv > 0).any() else 1.0),
+                # the fast paths use int64 sums: exact unless a level has a negative size or a notional could overflow
+                fast=bool((S >= 0).all()) and px_max * depth_max < 2.0 ** 62, px_max=px_max, depth_max=depth_max)
+
+_STATE = weakref.WeakKeyDictionary()  # book -> {(side, dt, rv window): `_derive_state`}, shared by its environments
+
+def _book_state(book:LobsterBook, side:str, dt:float, rv_window_s:float) -> dict:
+    "`_derive_state`, once per book and key: every environment on a book shares it (its arrays are read-only)."
+    got = _STATE.setdefault(book, {})
+    key = (side, float(dt), float(rv_window_s))
+    if key not in got: got[key] = _derive_state(book, side, dt, rv_window_s)
+    return got[key]
+
 class LobsterExecutionEnv(gymnasium.Env):
     "Execute a parent order by walking a replayed LOBSTER book; reward = minus slippage vs arrival mid, in bps."
     metadata = {'render_modes': []}
@@ -277,27 +326,11 @@ class LobsterExecutionEnv(gymnasium.Env):
                                  '(book start .. book end minus the horizon)')
             lo, hi = cfg.start_range
         self.start_range = (lo, hi)
-        self._time, self.tick = t, float(book.tick)
-        # per-event market arrays (dollars / ticks / unitless)
-        mid = _ffill(np.asarray(book.mid, np.float64))
-        self._mid = mid
-        self._spread = (book.ask_px[:, 0] - book.bid_px[:, 0]) / PRICE_SCALE / self.tick
-        two_sided = np.isfinite(np.asarray(book.spread, np.float64)) & (self._spread > 0)
-        med_sp = float(np.median(self._spread[two_sided])) if two_sided.any() else 1.0
-        self.spread_median_ticks = med_sp if med_sp > 0 else 1.0  # feature 3 = spread in ticks / this
-        a1, b1 = book.ask_sz[:, 0].astype(np.float64), book.bid_sz[:, 0].astype(np.float64)
-        self._imb = np.where(a1 + b1 > 0, (b1 - a1) / np.maximum(a1 + b1, 1.0), 0.0)
-        r = np.diff(np.log(mid), prepend=np.log(mid[0]))
-        self._rv_cum = np.concatenate([[0.0], np.cumsum(r * r)])
-        # book-wide scales: sigma of the mid change over one step, median realised vol
-        g = np.arange(t[0], t[-1] - self.dt, max(self.dt / 5, (t[-1] - t[0]) / 200_000)) if t[-1] - t[0] > self.dt else t[:1]
-        dm = mid[np.searchsorted(t, g + self.dt, 'right') - 1] - mid[np.searchsorted(t, g, 'right') - 1]
-        sig = float(np.std(dm)) if len(dm) > 1 else 0.0
-        self.sigma_step = sig if sig > 0 else self.tick
-        g = np.arange(t[0] + cfg.rv_window_s, t[-1], max(1.0, (t[-1] - t[0]) / 100_000))
-        rv = self._rv_at(g) if len(g) else np.zeros(1)
-        med = float(np.median(rv))
-        self.rv_median = med if med > 0 else (float(rv[rv > 0].mean()) if (rv > 0).any() else 1.0)
+        st = self._state = _book_state(book, cfg.side, self.dt, cfg.rv_window_s)
+        self._time, self.tick, t = st['time'], float(book.tick), st['time']
+        self._mid, mid, self._spread, self._imb, self._rv_cum = st['mid'], st['mid'], st['spread'], st['imb'], st['rv_cum']
+        self.spread_median_ticks = st['spread_median_ticks']  # feature 3 = spread in ticks / this (sets `_f3`)
+        self.sigma_step, self.rv_median = st['sigma_step'], st['rv_median']
         # our side of the book (walked) and the other side (for depleted top-of-book features)
         sell = cfg.side == 'sell'
         self._sgn = 1.0 if sell else -1.0
@@ -307,15 +340,8 @@ class LobsterExecutionEnv(gymnasium.Env):
         self._decay = math.log(2) / cfg.impact_half_life_s if cfg.impact == 'transient' else 0.0
         self._impact = cfg.impact != 'none'
         self._steps_k = np.arange(cfg.n_steps + 1)
-        # what reset and step would otherwise recompute: feature 0 of every row, feature 3 of every event, and each
-        # event's whole-side depth and notional (an order at least that large takes the side: no walk needed)
-        self._f0 = (cfg.n_steps - self._steps_k) / cfg.n_steps
-        self._f3 = np.clip(self._spread / self.spread_median_ticks, -10, 10)
-        P, S = self._own_px, self._own_sz
-        tot = S.sum(1)
-        self._ev = np.stack([tot, (P * S).sum(1)], 1)  # per-event integer columns `reset` gathers (a subclass may add some)
-        # the fast paths use int64 sums: exact unless a level has a negative size or a notional could overflow
-        self._fast = bool((S >= 0).all()) and float(np.abs(P).max(initial=0)) * float(tot.max(initial=0)) < 2.0 ** 62
+        self._f0 = (cfg.n_steps - self._steps_k) / cfg.n_steps  # feature 0 of every row
+        P, self._ev, self._fast = self._own_px, st['ev'], st['fast']  # `_ev`: per-event integer columns (a subclass may add some)
         self._pslots = _book_slots(book, cfg.side) if self._impact and self._fast else None  # `_impact_step`'s price slots
         self._step_fn = None  # `_step_kernel` for this environment, when it applies
         if self._fast:  # the compiled kernels for this environment's argument types (see `_entry`)
@@ -331,7 +357,7 @@ class LobsterExecutionEnv(gymnasium.Env):
                                          cfg.parent_size, self._E, self._F)
                 self._impact_fn = _entry(_impact_step, self._E, self._F, o1, 0, 0, self._decay, False)
                 # the whole step compiled keeps its totals in float64: exact while every notional stays below 2**53
-                if float(np.abs(P).max(initial=0)) * max(float(tot.max(initial=0)), cfg.parent_size) < 2.0 ** 53:
+                if st['px_max'] * max(st['depth_max'], cfg.parent_size) < 2.0 ** 53:
                     self._step_fn = _entry(_step_kernel, self._E, self._F, o1, 0, 0.0, self._decay)
         d = 7 if cfg.leak_signal else 6
         self.observation_space = spaces.Box(-10.0, 10.0, (d,), np.float32)
@@ -340,9 +366,17 @@ class LobsterExecutionEnv(gymnasium.Env):
 
     def _rv_at(self, ts:np.ndarray) -> np.ndarray:
         "Realised volatility of the mid over (ts - window, ts], not normalised."
-        t = self._time
-        hi = np.searchsorted(t, ts, 'right'); lo = np.searchsorted(t, ts - self.config.rv_window_s, 'right')
-        return np.sqrt(np.maximum(self._rv_cum[hi] - self._rv_cum[np.minimum(lo, hi)], 0.0))
+        return _rv_over(self._time, self._rv_cum, ts, self.config.rv_window_s)
+
+    @property
+    def spread_median_ticks(self) -> float:
+        "The spread in ticks that feature 3 is divided by: the book's median, or another book's when set (`_f3` follows)."
+        return self._med_sp
+
+    @spread_median_ticks.setter
+    def spread_median_ticks(self, v:float):
+        st, self._med_sp = self._state, float(v)
+        self._f3 = st['f3'] if self._med_sp == st['spread_median_ticks'] else _readonly(np.clip(st['spread'] / self._med_sp, -10, 10))
 
 # %% ../../nbs/22_execution_env.ipynb #f1a3b5c7
 @patch

@@ -13,7 +13,7 @@ from gymnasium import spaces
 from fastcore.basics import patch
 
 from .lobster import LobsterBook, PRICE_SCALE
-from .env import ExecConfig, LobsterExecutionEnv, walk_book, walk_book_depleted, overflow_notional, _entry
+from .env import ExecConfig, LobsterExecutionEnv, walk_book, walk_book_depleted, overflow_notional, _entry, _readonly
 
 # %% auto #0
 __all__ = ['QUEUE_MODELS', 'TRADE_THROUGH', 'NASDAQ_2012_TAKER_FEE', 'NASDAQ_2012_MAKER_REBATE', 'LimitConfig', 'queue_fill',
@@ -270,7 +270,9 @@ class LimitOrderExecutionEnv(LobsterExecutionEnv):
         self._tick_u = int(round(self.tick * PRICE_SCALE))
         self._S, self._PAS, self._scount, self._opp_aw, self._pas_touch = _side_arrays(book, cfg.side)
         self._OPP, self._through = _opp_levels(book, cfg.side), _THROUGH_CODE[cfg.trade_through]
-        self._ev = np.column_stack([self._ev, self._pas_touch])  # `reset` also gathers our passive side's touch
+        if 'ev_touch' not in self._state:  # `reset` also gathers our passive side's touch (shared, as `_book_state`)
+            self._state['ev_touch'] = _readonly(np.column_stack([self._ev, self._pas_touch]))
+        self._ev = self._state['ev_touch']
         self._rest_cross_fn = _entry(_rest_cross, 0, 0, 0, self._away, 0, self._model, self._opp_aw, self._scount, self._S,
                                      self._PAS, self._OPP, self._through, True)
         self.observation_space = spaces.Box(-10.0, 10.0, (7,), np.float32)

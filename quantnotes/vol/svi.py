@@ -72,12 +72,19 @@ SVI_BOX = dict(vmin=(1e-6, 4.0), s=(0.0, 1.0), rho=(-0.999, 0.999), m_pad=1.0, s
 SVI_STARTS = ((-0.7, 0.0, 0.1), (-0.4, 0.05, 0.25), (-0.9, -0.05, 0.05), (0.0, 0.0, 0.15), (-0.6, 0.1, 0.4),
               (-0.2, -0.1, 0.6))  # (rho, m, sigma) initial shapes, tried in this order
 
-def _slice_resid(x, free, base, k, vol, sw, T, kg, lam):
-    p = base.copy(); p[free] = x
-    a, b, rho, m, sig = svi_from_natural(*p)
+def _resid_rows(X, free, base, k, vol, sw, T, kg, lam):
+    "Residuals of many parameter rows `X (B, n_free)` at once, `(B, n_quotes + n_check)`."
+    P = np.repeat(base[None], len(X), 0); P[:, free] = X
+    a, b, rho, m, sig = svi_from_natural(*P.T[:, :, None])
     w = raw_svi(k, a, b, rho, m, sig)
     r = (np.sqrt(np.maximum(w, 1e-12) / T) - vol) * sw
-    return np.concatenate([r, lam * np.minimum(svi_g(kg, a, b, rho, m, sig), 0.0)])
+    return np.concatenate([r, lam * np.minimum(svi_g(kg, a, b, rho, m, sig), 0.0)], axis=1)
+
+def _slice_resid(x, *args): return _resid_rows(np.asarray(x)[None], *args)[0]
+
+def _rows_map(args:tuple):
+    "A `workers` map for `least_squares`: its finite-difference points evaluated in one vectorised call."
+    return lambda f, xs: list(_resid_rows(np.stack(list(xs)), *args))
 
 def _bounds(k_lo:float, k_hi:float) -> tuple[np.ndarray, np.ndarray]:
     B = SVI_BOX
@@ -118,12 +125,14 @@ def fit_svi_slice(k, # log-moneyness of the quotes
         for j, n in enumerate(names):
             if n in fixed: x0[j] = fixed[n]
         x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+        args = (free, x0, k, vol, sw, T, kg, lam)
         res = least_squares(_slice_resid, x0[free], bounds=(lo[free], hi[free]), max_nfev=screen_nfev,
-                            args=(free, x0, k, vol, sw, T, kg, lam), method='trf')
+                            args=args, method='trf', workers=_rows_map(args))
         if best is None or res.cost < best.cost: best, best_x0 = res, x0
     if best.status == 0:                                  # refine the best screened start to convergence
+        args = (free, best_x0, k, vol, sw, T, kg, lam)
         best = least_squares(_slice_resid, best.x, bounds=(lo[free], hi[free]), max_nfev=max_nfev,
-                             args=(free, best_x0, k, vol, sw, T, kg, lam), method='trf')
+                             args=args, method='trf', workers=_rows_map(args))
     p = best_x0.copy(); p[free] = best.x
     raw = svi_from_natural(*p)
     fit_w = raw_svi(k, *raw)
