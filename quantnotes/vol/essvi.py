@@ -10,7 +10,7 @@ from scipy.optimize import least_squares
 from threadpoolctl import threadpool_limits
 from .grid import Grid, calendar_project
 from .baselines import interp_repair
-from .svi import repair_inputs
+from .svi import repair_inputs, fd_rows
 
 # %% auto #0
 __all__ = ['ESSVI_BOX', 'ESSVI_STARTS', 'essvi_w', 'essvi_unpack', 'ssvi_butterfly_ok', 'atm_guess', 'fit_essvi', 'essvi_surface',
@@ -58,6 +58,24 @@ def atm_guess(obs:np.ndarray, seen:np.ndarray, g:Grid) -> np.ndarray:
     return np.maximum.accumulate(np.maximum(est, 1e-6)) * (1 + 1e-4 * np.arange(g.nT))
 
 # %% ../../nbs/34b_vol_essvi.ipynb #1709d655
+def _unpack_rows(X, nT:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`essvi_unpack` of many parameter rows `X (B, 2 nT + 2)`: `(theta, rho, psi)`, each `(B, nT)`, the same numbers row by row."
+    u, v, eta, gamma = X[:, :nT], X[:, nT:2 * nT], X[:, 2 * nT:2 * nT + 1], X[:, 2 * nT + 1:]
+    theta = np.cumsum(np.exp(u), axis=1)
+    b, e = theta / (1 + theta), 1 - gamma
+    psi = eta * np.where(e == 0.5, np.sqrt(b), b ** e)  # numpy computes `b ** 0.5` for a scalar 0.5 as a square root
+    steps = np.diff(psi, axis=1, prepend=0.0) * np.tanh(v)
+    return theta, np.cumsum(steps, axis=1) / psi, psi
+
+def _resid_rows(X, g:Grid, kc, ti, TT, kk, vol, sw, lam, smooth):
+    "Residuals of many parameter rows at once, `(B, n_quotes + n_calendar + n_smooth)`."
+    th, rh, ps = _unpack_rows(X, g.nT)
+    w = essvi_w(kk, th[:, ti], rh[:, ti], ps[:, ti])
+    wc = essvi_w(kc[None, None], th[:, :, None], rh[:, :, None], ps[:, :, None])
+    r = (np.sqrt(np.maximum(w, 1e-12) / TT) - vol) * sw
+    return np.concatenate([r, lam * np.minimum(np.diff(wc, axis=1), 0.0).reshape(len(X), -1),
+                           smooth * np.diff(np.sqrt(th / g.T), axis=1), smooth * np.diff(rh, axis=1)], axis=1)
+
 def _resid(x, g:Grid, kc, ti, TT, kk, vol, sw, lam, smooth):
     th, rh, ps = essvi_unpack(x, g.nT)
     w = essvi_w(kk, th[ti], rh[ti], ps[ti])
@@ -90,8 +108,9 @@ def fit_essvi(obs:np.ndarray, # one surface's observed total variance `(nT, nK)`
     best = None
     for eta, gam, rho in ESSVI_STARTS[:max(1, n_starts)]:
         x0 = np.clip(np.r_[u0, np.full(g.nT, np.arctanh(rho)), eta, gam], lo + 1e-9, hi - 1e-9)
-        res = least_squares(_resid, x0, bounds=(lo, hi), args=(g, kc, ti, TT, kk, vol, sw, lam, smooth),
-                            max_nfev=max_nfev, method='trf')
+        args = (g, kc, ti, TT, kk, vol, sw, lam, smooth)  # finite differences: 2 nT + 2 points in one call (`fd_rows`)
+        res = least_squares(_resid, x0, bounds=(lo, hi), args=args, max_nfev=max_nfev, method='trf',
+                            workers=fd_rows(_resid_rows, args))
         if best is None or res.cost < best.cost: best = res
     x = best.x
     th, rh, ps = essvi_unpack(x, g.nT)

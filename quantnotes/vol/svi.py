@@ -13,8 +13,8 @@ from .grid import Grid, calendar_project
 from .baselines import interp_repair
 
 # %% auto #0
-__all__ = ['SVI_BOX', 'SVI_STARTS', 'raw_svi', 'svi_from_natural', 'svi_g', 'vega_weights', 'repair_inputs', 'fit_svi_slice',
-           'svi_robust_repair']
+__all__ = ['SVI_BOX', 'SVI_STARTS', 'raw_svi', 'svi_from_natural', 'svi_g', 'vega_weights', 'repair_inputs', 'fd_rows',
+           'fit_svi_slice', 'svi_robust_repair']
 
 # %% ../../nbs/34a_vol_svi_robust.ipynb #2c0ff81f
 def raw_svi(k, # log-moneyness
@@ -82,9 +82,12 @@ def _resid_rows(X, free, base, k, vol, sw, T, kg, lam):
 
 def _slice_resid(x, *args): return _resid_rows(np.asarray(x)[None], *args)[0]
 
-def _rows_map(args:tuple):
-    "A `workers` map for `least_squares`: its finite-difference points evaluated in one vectorised call."
-    return lambda f, xs: list(_resid_rows(np.stack(list(xs)), *args))
+def fd_rows(resid_rows, # residuals of many parameter rows at once: `resid_rows(X (B, p), *args) -> (B, m)`
+            args:tuple):
+    "A `workers` map for `least_squares`: its finite-difference points evaluated in one vectorised call of `resid_rows`."
+    return lambda f, xs: list(resid_rows(np.stack(list(xs)), *args))
+
+def _rows_map(args:tuple): return fd_rows(_resid_rows, args)
 
 def _bounds(k_lo:float, k_hi:float) -> tuple[np.ndarray, np.ndarray]:
     B = SVI_BOX
