@@ -582,6 +582,14 @@ def _row_numbers(n) -> bool:
     return n.func.attr in ('arange', 'flatnonzero', 'searchsorted', 'get_indexer') and not one or (one and n.func.attr in ('nonzero', 'where') and len(n.args) == 1)
 
 @patch
+def row_array(self:Analyser, n) -> bool:
+    """Row numbers: `_row_numbers`, a name bound to them, a selection of them (`ev[(ev > 5) & (ev < n - 5)]`), or their
+    `np.unique`/`np.sort` (`np.unique(np.searchsorted(dates, meetings))`): an event study's rows."""
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('unique', 'sort') and len(n.args) == 1: n = n.args[0]
+    if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id in self.row_arrays: return True
+    return _row_numbers(n) or isinstance(n, ast.Name) and n.id in self.row_arrays
+
+@patch
 def row_number(self:Analyser, node) -> bool:
     "Whether `node` finds the row of a date that changes with each pass (`px.index.get_loc(d)`, `np.searchsorted(dates, d)`), or a row a few from it (`get_loc(d) + 1`)."
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(self.const_of(node.right), int): node = node.left
@@ -754,6 +762,8 @@ def ev_Compare(self:Analyser, n):
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
     elif opn in ('Eq', 'NotEq') and r.const == 0 and r.const is not False: pass  # `side == 0`, `score != 0`: where a signal is flat or not, not a regime
     elif any(_length(x) for x in (n.left, *n.comparators)): pass  # `t + h < len(dates)`: a bounds check, not a regime
+    elif any(isinstance(x, ast.Name) and x.id in self.row_arrays for x in (n.left, *n.comparators)): pass  # row numbers against a
+    # bound (`ev < n - 15`, `evs >= i_oos`): events kept where their windows fit in the data or a part, not a regime
     elif any(as_date(x.const) for x in rights) or any(_calendar_column(x) for x in (n.left, *n.comparators)) or \
             any(x.index == 'index' and isinstance(e, ast.Subscript) and isinstance(self.const_of(e.slice), int)
                 for e, x in zip((n.left, *n.comparators), (left, *rights))):  # against one day of a calendar (`days[-1]`): a bound
@@ -883,8 +893,8 @@ def arith(self:Analyser, node, op, a, b, na=None, nb=None):
     s = _rows_apart(na, nb) if op in ('Sub', 'Div') and not (a.ret or a.pnl or b.ret or b.pnl) else None
     if s:  # `lp[1:] - lp[:-1]`, `p[t[1:]] / p[t[:-1]]`: a change over s rows, dated at the later row; one row: a return (`np.diff`)
         i.mix = None
-        if s == 1: i.ret = True
-        if s == 1 and op == 'Sub': i.turnover = i.signed = True
+        if s == 1 and not _calendar(a): i.ret = True  # the days between consecutive dates (`dates[1:] - dates[:-1]`) are no return
+        if s == 1 and op == 'Sub' and not _calendar(a): i.turnover = i.signed = True
         base = self.env.get(na.value.id) if isinstance(na.value, ast.Name) else None
         if base is not None and base.lead is not None: i.lead = max(_lead(i.lead), base.lead + s)
     if i.ret: i.mix = None
@@ -1347,10 +1357,12 @@ def zipped_dates(self:Analyser, it, target) -> dict:
     for a, t in zip(it.args, target.elts):
         sl = a.slice if isinstance(a, ast.Subscript) and isinstance(a.slice, ast.Slice) else None
         root = a.value if sl is not None else a
-        if not isinstance(t, ast.Name) or (base is not None and ast.dump(root) != ast.dump(base)) or self.ev(root).index != 'index': return {}
+        if not isinstance(t, ast.Name) or (base is not None and ast.dump(root) != ast.dump(base)): return {}
         base, lo = root, self.const_of(sl.lower) if sl is not None and sl.lower is not None else 0
         if not isinstance(lo, int) or lo < 0: return {}
         offs[t.id] = lo
+    if self.ev(base).index != 'index' and len(set(offs.values())) < 2: return {}  # consecutive items of one sequence (`self.dates`, month
+    # ends from a groupby) are consecutive dates when the loop reads dated rows at them; the same item twice is not a pair
     return {k: v - min(offs.values()) for k, v in offs.items()}
 
 @patch
@@ -1564,7 +1576,7 @@ def assign(self:Analyser, t, v:Info, s):
             k = self.const_of(v0.right) if isinstance(v0, ast.BinOp) else 0
             self.tvar_shift[t.id] = (k if isinstance(v0.op, ast.Add) else -k) if isinstance(v0, ast.BinOp) and isinstance(k, int) else 0
         else: self.row_alias(t.id, getattr(s, 'value', None))
-        if _row_numbers(getattr(s, 'value', None)): self.row_arrays.add(t.id)
+        if self.row_array(getattr(s, 'value', None)): self.row_arrays.add(t.id)
         else: self.row_arrays.discard(t.id)
         off = self.time_offset(s.value.slice) if self.in_loop and isinstance(getattr(s, 'value', None), ast.Subscript) and not v.np else None
         if off is None and self.in_loop: off = self.date_back(getattr(s, 'value', None))  # `prev = m - pd.offsets.MonthEnd(1)`
@@ -2145,7 +2157,10 @@ def query_mask(self:Analyser, n, expr:str, recv:Info) -> Info|None:
 @patch
 def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     "Frame plumbing that keeps or changes the known column names: `to_numpy`, `rename`, `join`/`merge`, `assign`, `append`, `update`, `get`, `items`."
-    if m in ('to_numpy', 'to_list', 'tolist'): return replace(recv, np=m == 'to_numpy', pending=None)
+    if m in ('to_numpy', 'to_list', 'tolist'):
+        dt = self.const_of(self.kw(n, 'dtype')) if m == 'to_numpy' else None  # `raw["Date"].to_numpy(dtype="datetime64[D]")`: the dates
+        if isinstance(dt, str) and dt.startswith('datetime64'): return replace(recv, np=True, pending=None, clock=True, ret=False, pnl=False)
+        return replace(recv, np=m == 'to_numpy', pending=None)
     if m in ('pivot', 'pivot_table') and recv.colinfo:  # a long panel reshaped to wide: the values are one column's
         v = self.const_of(self.kw(n, 'values'))
         if isinstance(v, str) and v in recv.colinfo:
