@@ -69,11 +69,18 @@ def _has_rich() -> bool:
     except ImportError: return False
 
 # %% ../../nbs/25_execution_ppo.ipynb #55168eff
+class _Infos(list):
+    "A step's info dicts, whose deep copy copies each dict (see below)."
+    def __deepcopy__(self, memo): return [dict(i) for i in self]
+
 def make_vec_env(env_fn:Callable, # zero-argument factory of one environment
                  n_envs:int=1, kind:str='dummy'):
     "`n_envs` monitored copies of `env_fn()` as an sb3 VecEnv."
     fns = [lambda: Monitor(env_fn()) for _ in range(n_envs)]
-    return DummyVecEnv(fns) if kind == 'dummy' else SubprocVecEnv(fns)
+    if kind != 'dummy': return SubprocVecEnv(fns)
+    v = DummyVecEnv(fns)
+    v.buf_infos = _Infos(v.buf_infos)  # `step_wait` deep-copies them: one level is enough for our environments' fresh dicts
+    return v
 
 def train_ppo(env_fn:Callable, # zero-argument factory of one environment
               config:PPOConfig|None=None, # hyperparameters (default: `PPOConfig()`)
