@@ -24,11 +24,9 @@ def main(argv=None):
     def own():                                           # every copy derives its state again, as before
         E._STATE.pop(book, None); return make()
     st = paired_start_times(make().start_range, a.episodes, 5)
-    pol = TWAPPolicy(20) if not a.limit else None
-    if a.limit:
-        class Post:  # post the TWAP share at the touch, cross the rest at the end
-            def act(self, O): return np.column_stack([1 / np.maximum(20 * O[:, 0], 1), np.full(len(O), 0.5), np.ones(len(O))])
-        pol = Post()
+    class Post:  # the limit-order environment: post the TWAP share at the touch, cross the rest at the end
+        def act(self, O): return np.column_stack([1 / np.maximum(20 * O[:, 0], 1), np.full(len(O), 0.5), np.ones(len(O))])
+    pol = Post() if a.limit else TWAPPolicy(20)
     times, dfs = {'each copy': [], 'shared': []}, {}
     for _ in range(a.repeats):
         for name, fn in (('each copy', own), ('shared', make)):

@@ -29,11 +29,16 @@ def essvi_w(k, # log-moneyness (broadcast against the slice parameters)
 def essvi_unpack(x, # parameter vector `[u (nT), v (nT), eta, gamma]`
                  nT:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "`(theta, rho, psi)`, each `(nT,)`, from the unconstrained-by-construction parameter vector."
-    u, v, eta, gamma = x[:nT], x[nT:2 * nT], x[2 * nT], x[2 * nT + 1]
-    theta = np.cumsum(np.exp(u))
-    psi = eta * (theta / (1 + theta)) ** (1 - gamma)
-    steps = np.diff(psi, prepend=0.0) * np.tanh(v)
-    return theta, np.cumsum(steps) / psi, psi
+    return tuple(a[0] for a in _unpack_rows(np.asarray(x, np.float64)[None], nT))
+
+def _unpack_rows(X, nT:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "`essvi_unpack` of many parameter rows `X (B, 2 nT + 2)`: `(theta, rho, psi)`, each `(B, nT)`."
+    u, v, eta, gamma = X[:, :nT], X[:, nT:2 * nT], X[:, 2 * nT:2 * nT + 1], X[:, 2 * nT + 1:]
+    theta = np.cumsum(np.exp(u), axis=1)
+    b, e = theta / (1 + theta), 1 - gamma
+    psi = eta * np.where(e == 0.5, np.sqrt(b), b ** e)  # a square root at 0.5, as numpy's `b ** 0.5` for a scalar 0.5
+    steps = np.diff(psi, axis=1, prepend=0.0) * np.tanh(v)
+    return theta, np.cumsum(steps, axis=1) / psi, psi
 
 def ssvi_butterfly_ok(theta, rho, psi) -> np.ndarray:
     "Gatheral–Jacquier's sufficient butterfly conditions per slice: $\\psi(1+|\\rho|) < 4$ and $\\psi^2(1+|\\rho|) \\le 4\\theta$."
@@ -58,15 +63,6 @@ def atm_guess(obs:np.ndarray, seen:np.ndarray, g:Grid) -> np.ndarray:
     return np.maximum.accumulate(np.maximum(est, 1e-6)) * (1 + 1e-4 * np.arange(g.nT))
 
 # %% ../../nbs/34b_vol_essvi.ipynb #1709d655
-def _unpack_rows(X, nT:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "`essvi_unpack` of many parameter rows `X (B, 2 nT + 2)`: `(theta, rho, psi)`, each `(B, nT)`, the same numbers row by row."
-    u, v, eta, gamma = X[:, :nT], X[:, nT:2 * nT], X[:, 2 * nT:2 * nT + 1], X[:, 2 * nT + 1:]
-    theta = np.cumsum(np.exp(u), axis=1)
-    b, e = theta / (1 + theta), 1 - gamma
-    psi = eta * np.where(e == 0.5, np.sqrt(b), b ** e)  # numpy computes `b ** 0.5` for a scalar 0.5 as a square root
-    steps = np.diff(psi, axis=1, prepend=0.0) * np.tanh(v)
-    return theta, np.cumsum(steps, axis=1) / psi, psi
-
 def _resid_rows(X, g:Grid, kc, ti, TT, kk, vol, sw, lam, smooth):
     "Residuals of many parameter rows at once, `(B, n_quotes + n_calendar + n_smooth)`."
     th, rh, ps = _unpack_rows(X, g.nT)
@@ -76,13 +72,7 @@ def _resid_rows(X, g:Grid, kc, ti, TT, kk, vol, sw, lam, smooth):
     return np.concatenate([r, lam * np.minimum(np.diff(wc, axis=1), 0.0).reshape(len(X), -1),
                            smooth * np.diff(np.sqrt(th / g.T), axis=1), smooth * np.diff(rh, axis=1)], axis=1)
 
-def _resid(x, g:Grid, kc, ti, TT, kk, vol, sw, lam, smooth):
-    th, rh, ps = essvi_unpack(x, g.nT)
-    w = essvi_w(kk, th[ti], rh[ti], ps[ti])
-    wc = essvi_w(kc[None], th[:, None], rh[:, None], ps[:, None])
-    r = (np.sqrt(np.maximum(w, 1e-12) / TT) - vol) * sw
-    return np.concatenate([r, lam * np.minimum(np.diff(wc, axis=0), 0.0).ravel(),
-                           smooth * np.diff(np.sqrt(th / g.T)), smooth * np.diff(rh)])
+def _resid(x, *args): return _resid_rows(np.asarray(x)[None], *args)[0]  # one point: what `least_squares` iterates on
 
 def fit_essvi(obs:np.ndarray, # one surface's observed total variance `(nT, nK)`
               seen:np.ndarray, # its observed cells (bool)

@@ -87,8 +87,6 @@ def fd_rows(resid_rows, # residuals of many parameter rows at once: `resid_rows(
     "A `workers` map for `least_squares`: its finite-difference points evaluated in one vectorised call of `resid_rows`."
     return lambda f, xs: list(resid_rows(np.stack(list(xs)), *args))
 
-def _rows_map(args:tuple): return fd_rows(_resid_rows, args)
-
 def _bounds(k_lo:float, k_hi:float) -> tuple[np.ndarray, np.ndarray]:
     B = SVI_BOX
     lo = np.array([B['vmin'][0], B['s'][0], B['rho'][0], k_lo - B['m_pad'], B['sigma'][0]])
@@ -130,12 +128,12 @@ def fit_svi_slice(k, # log-moneyness of the quotes
         x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
         args = (free, x0, k, vol, sw, T, kg, lam)
         res = least_squares(_slice_resid, x0[free], bounds=(lo[free], hi[free]), max_nfev=screen_nfev,
-                            args=args, method='trf', workers=_rows_map(args))
+                            args=args, method='trf', workers=fd_rows(_resid_rows, args))
         if best is None or res.cost < best.cost: best, best_x0 = res, x0
     if best.status == 0:                                  # refine the best screened start to convergence
         args = (free, best_x0, k, vol, sw, T, kg, lam)
         best = least_squares(_slice_resid, best.x, bounds=(lo[free], hi[free]), max_nfev=max_nfev,
-                             args=args, method='trf', workers=_rows_map(args))
+                             args=args, method='trf', workers=fd_rows(_resid_rows, args))
     p = best_x0.copy(); p[free] = best.x
     raw = svi_from_natural(*p)
     fit_w = raw_svi(k, *raw)
