@@ -282,7 +282,8 @@ _NP_REDUCE = {'mean', 'std', 'var', 'sum', 'median', 'max', 'min', 'nanmean', 'n
               'nanmax', 'nanmin', 'percentile', 'quantile', 'nanpercentile', 'nanquantile', 'average', 'ptp', 'prod', 'nanprod'}
 _CONST_FN = {'int', 'float', 'str', 'len', 'round', 'abs', 'range', 'bool', 'print', 'display', 'isinstance', 'repr', 'type',
              'enumerate', 'zip', 'sorted', 'list', 'tuple', 'set', 'dict', 'min', 'max', 'sum', 'getattr', 'hasattr', 'any', 'all'}
-_PD_CONST = {'Timestamp', 'to_datetime', 'Period', 'DateOffset', 'Timedelta', 'offsets', 'date_range', 'bdate_range', 'period_range'}
+_PD_CONST = {'Timestamp', 'to_datetime', 'Period', 'DateOffset', 'Timedelta', 'offsets', 'date_range', 'bdate_range', 'period_range',
+             'DatetimeIndex'}
 _SELECT_M = {'idxmax', 'idxmin', 'argmax', 'argmin', 'nlargest', 'nsmallest'}
 
 # %% ../../nbs/14_critic.ipynb #ec3e9aa3
@@ -676,7 +677,8 @@ def ev_Attribute(self:Analyser, n):
     if n.attr == 'index':  # the dates themselves: known on their own row, whatever the values saw
         return replace(base, index='index', ret=False, pnl=False, net=False, stat=False, cols=None, const=None, pending=None,
                        lead=None if base.lead is None else 0., leak=None, mix=None, colinfo=None)
-    if n.attr in ('year', 'month', 'date', 'dayofweek', 'day_of_week', 'weekday', 'quarter', 'dayofyear', 'day_of_year') and base.index:
+    if n.attr in ('year', 'month', 'date', 'dayofweek', 'day_of_week', 'weekday', 'quarter', 'dayofyear', 'day_of_year', 'day', 'time',
+                  'hour', 'minute') and base.index:
         return replace(base, index=n.attr)  # a calendar field: rows of many dates share it (grouped by it, groups run along time)
     if n.attr in ('values',): return replace(base, np=True, pending=None)
     if n.attr.startswith('smoothed') and base.lead is not None and not base.tslice:  # a state-space or regime model's smoothed estimates
@@ -2476,7 +2478,8 @@ def call_pd(self:Analyser, n, f):
         if f == 'Period':  # `pd.Period('2019-06', 'M')`: a month
             fq = kws['freq'].const if 'freq' in kws else xs[1].const if len(xs) > 1 else None
             return Info(const=month_of(c, 'M' if isinstance(fq, str) and fq.upper().startswith('M') else None if fq is None else 'D'))
-        if f in ('date_range', 'bdate_range'): return Info(lead=0., index='index')
+        if f in ('date_range', 'bdate_range', 'DatetimeIndex'):  # dates, made or gathered (`pd.DatetimeIndex(month_ends)`): a date index
+            return Info(lead=0., index='index', filt=xs[0].filt if xs else None)
         return Info()
     if f == 'qcut':
         x = xs[0] if xs else Info()
