@@ -2220,7 +2220,7 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
 # %% ../../nbs/14_critic.ipynb #4eab269a
 _PERIOD_COL = re.compile(r'(?i)(^|[_\W])(oos|out|test|full|all|whole|total)([_\W]|$)')
 _DATE_KEYS = re.compile(r'(?i)date|time|month|period')  # sorting by these keys orders rows in time: no pick
-_IS_COL = re.compile(r'(?i)(^|[_\W])(is|ins|insample|in|train|training|estimation)([_\W]|$)|in[_\- ]?sample')
+_IS_COL = re.compile(r'(?i)(^|[_\W])(is|ins|insample|in|train|training|estimation|dev|development|calibration|validation)([_\W]|$)|in[_\- ]?sample')
 
 @patch
 def _insample_col(self:Analyser, key:str) -> bool:
@@ -2340,6 +2340,12 @@ def _const_rows(self:Analyser, node) -> int|None:
         if not isinstance(sh, (ast.Tuple, ast.List)): return 1  # a vector is one row of a stack
         k = self.const_of(sh.elts[0]) if sh.elts else None
         return k if isinstance(k, int) and not isinstance(k, bool) else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ('zeros_like', 'ones_like', 'full_like', 'empty_like') \
+            and node.args and isinstance(node.args[0], ast.Subscript):  # `np.zeros_like(x[..., :k, :])`: k blank rows shaped like x's first
+        sl = node.args[0].slice
+        first = next((e for e in (sl.elts if isinstance(sl, ast.Tuple) else [sl]) if isinstance(e, ast.Slice)), None)
+        k = self.const_of(first.upper) if first is not None and first.lower is None and first.upper is not None else None
+        return k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else None
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool): return 1
     if isinstance(node, ast.Attribute) and node.attr in ('nan', 'NaN', 'inf'): return 1  # `np.r_[np.nan, x]`: one blank row
     if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(self._const_rows(e) == 1 for e in node.elts): return len(node.elts)
@@ -2350,9 +2356,9 @@ def _stacked(self:Analyser, elts) -> Info:
     "Arrays stacked on top of one another: rows stacked above an array move it down, so its lead falls by that many rows."
     parts, top = [], 0
     for e in elts:
-        pi = self.ev(e)
-        if pi.lead is not None: parts.append(replace(pi, lead=pi.lead - top, leak=pi.leak if pi.lead - top > 0 else None))
-        top += self._const_rows(e) or 0
+        pi, blank = self.ev(e), self._const_rows(e)
+        if pi.lead is not None and blank is None: parts.append(replace(pi, lead=pi.lead - top, leak=pi.leak if pi.lead - top > 0 else None))
+        top += blank or 0
     return replace(merge(*parts), np=True, pending=None, const=None) if parts else Info()
 
 # %% ../../nbs/14_critic.ipynb #c3b44a4b
@@ -2396,7 +2402,7 @@ def call_np(self:Analyser, n, f):
         out.turnover = out.signed = True
         return out
     if f in ('vstack', 'row_stack', 'concatenate') and n.args and isinstance(n.args[0], (ast.List, ast.Tuple)) and \
-            (f != 'concatenate' or self.const_of(self.kw(n, 'axis')) in (None, 0)):
+            (f != 'concatenate' or self.const_of(self.kw(n, 'axis')) in (None, 0, -2)):  # -2: the dates of a (..., dates, assets) array
         return self._stacked(n.args[0].elts)
     if f == 'roll':
         k = self.const_of(n.args[1]) if len(n.args) > 1 else self.const_of(self.kw(n, 'shift'))
