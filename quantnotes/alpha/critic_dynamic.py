@@ -508,7 +508,14 @@ def _scale_assign(tree, name, k) -> bool:
             elif key is None and isinstance(t, ast.Tuple) and isinstance(st.value, ast.Tuple):
                 for j, e in enumerate(t.elts):
                     if isinstance(e, ast.Name) and e.id == b: st.value.elts[j] = mul(st.value.elts[j]); done = True
+            elif key is None and done and isinstance(t, ast.Subscript) and _subscript_of(t, b):  # `HALF_SPREAD[['EUR', 'JPY']] = 2e-4` after
+                st.value = mul(st.value)  # the table was set: its entries are set again, and are scaled with it
     return done
+
+def _subscript_of(t, b) -> bool:
+    "`b[...]`, `b.loc[...]` or `b.iloc[...]`: an entry of the variable `b`."
+    v = t.value.value if isinstance(t.value, ast.Attribute) and t.value.attr in ('loc', 'iloc', 'at', 'iat') else t.value
+    return isinstance(v, ast.Name) and v.id == b
 
 def _scale(v, k):
     if isinstance(v, dict): return {a: _scale(b, k) for a, b in v.items()}

@@ -772,6 +772,8 @@ def ev_Compare(self:Analyser, n):
         d = next((as_date(x.const) for x in rights if as_date(x.const)), None)  # a date column against a date: a bound
         i.mask = dict(kind='date', conds=[(opn, d, 'column', r.const)], neg=False); i.lead = None
     elif left.xrank and not any(x.lead is not None for x in rights): pass  # `px.rank(axis=1, pct=True) > 0.2`: a universe of names, each date
+    elif any(x.xrank for x in rights) and not left.xrank: i.xrank = True  # `vol <= vol.groupby(date).transform('median')`: the names below
+    # their date's median, a sort of the cross-section (`calm == True` then picks names, not dates)
     elif left.xsec and self.in_loop and all(x.xsec for x in rights): pass  # per date, `s > s.median()`: that date's row against its own statistic picks names, not dates
     elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
     elif left.evwin and not any(x.lead is not None for x in rights): pass  # rows since a listing (`age >= 252`) against a number: a calendar
@@ -1101,6 +1103,9 @@ def _subscript(self:Analyser, n):
         return replace(base, pending=None, const=None, items=None, cols=None, period=per or base.period,
                        cost=base.cost or (bool(_COST_N.search(k)) and base.lead is not None and not base.pnl))  # a blotter's `commission`
     if isinstance(k, int) and base.items is not None and -len(base.items) <= k < len(base.items): return base.items[k]
+    if isinstance(k, tuple) and k and all(isinstance(x, str) for x in k) and isinstance(n.slice, ast.Tuple) and base.colinfo and k[0] in base.colinfo:
+        c = base.colinfo[k[0]]  # `data[('state', 'calm')]`: one column of a frame with two column levels, written (and so known) under its first
+        return replace(c, pending=None, colinfo=None, period=base.period or c.period, filt=base.filt or c.filt, win=base.win)
     if isinstance(k, (list, tuple)) and all(isinstance(x, str) for x in k):
         if base.colinfo and all(x in base.colinfo for x in k):  # only what the selected columns were made from
             sel = merge(*(base.colinfo[x] for x in k))
@@ -1952,6 +1957,8 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
                            lead=None if recv.lead is None else 0., leak=None, mix=None, colinfo=None, turnover=False)
         if kind == 'groupby' and _by_date(recv.win[1]) and m not in ('rank', 'cumsum', 'cumprod', 'expanding', 'rolling'):
             out = replace(recv, win=None, pending=None, const=None, xsec=False)  # across assets on each date: still a time series
+            stat = self.const_of(arg0) if m == 'transform' and arg0 is not None else m
+            out.xrank = stat in ('median', 'mean')  # each date's cross-sectional centre: a value against it picks names
             named = {k.arg: self.const_of(k.value.elts[0]) for k in n.keywords if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts}
             if named and recv.colinfo and all(c in recv.colinfo for c in named.values()):  # `.agg(gross=('pnl', 'sum'))`
                 out.colinfo = {k: recv.colinfo[c] for k, c in named.items()}; out.cols = frozenset(named)
@@ -2082,6 +2089,17 @@ def _m_arith(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         if m == 'dot': op = 'MatMult'
         return self.arith(n, op, recv, other)
 
+# %% ../../nbs/14_critic.ipynb #9b80b8ff
+@patch
+def _own_band(self:Analyser, recv_node, cond_node) -> bool:
+    """`np.sign(chg).where(chg.abs() >= k, 0.0)`: a signal kept only where the series it is made from is large enough, a
+    dead band (hiking, cutting or holding), not a regime of the sample: every dated name the condition reads, the signal reads."""
+    if not (isinstance(cond_node, ast.Compare) and len(cond_node.ops) == 1 and isinstance(cond_node.ops[0], (ast.Gt, ast.GtE))
+            and _is_abs(cond_node.left)): return False  # large moves kept: a band around zero, not a cap on the signal's size
+    dated = lambda e: {x.id for x in ast.walk(e) if isinstance(x, ast.Name) and (i := self.env.get(x.id)) is not None and i.lead is not None}
+    c, r = dated(cond_node), dated(recv_node)
+    return bool(c) and c <= r
+
 # %% ../../nbs/14_critic.ipynb #c465a99a
 @patch
 def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
@@ -2112,7 +2130,8 @@ def _m_mask(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
         out.ret, out.pnl, out.net, out.cols = recv.ret, recv.pnl, recv.net, recv.cols
         swap = bool(rest) and rest[0].lead is not None  # `value.where(alive, payoff)`: one series or another, date by date: nothing dropped
         fill = recv.lead == -INF and bool(rest)  # a blank table filled in by tiers (`out.mask(price < 5, 0.0010)`): nothing of the sample dropped
-        if cond.mask and not swap and not fill: out.pending = (loc, cond.mask['kind'], cond.mask)
+        band = m == 'where' and not (recv.ret or recv.pnl) and self._own_band(recv_node, arg0)  # a signal's dead band
+        if cond.mask and not swap and not fill and not band: out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
     if m == 'query' and arg0 is not None and isinstance(self.const_of(arg0), str):
         cond = self.query_mask(n, self.const_of(arg0), recv)
