@@ -1957,8 +1957,8 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
                            lead=None if recv.lead is None else 0., leak=None, mix=None, colinfo=None, turnover=False)
         if kind == 'groupby' and _by_date(recv.win[1]) and m not in ('rank', 'cumsum', 'cumprod', 'expanding', 'rolling'):
             out = replace(recv, win=None, pending=None, const=None, xsec=False)  # across assets on each date: still a time series
-            stat = self.const_of(arg0) if m == 'transform' and arg0 is not None else m
-            out.xrank = stat in ('median', 'mean')  # each date's cross-sectional centre: a value against it picks names
+            out.xrank = m == 'transform' and arg0 is not None and self.const_of(arg0) in ('median', 'mean')  # each date's
+            # cross-sectional centre, put back on every name: a value against it picks names (`.mean()` itself is one value a date)
             named = {k.arg: self.const_of(k.value.elts[0]) for k in n.keywords if k.arg and isinstance(k.value, ast.Tuple) and k.value.elts}
             if named and recv.colinfo and all(c in recv.colinfo for c in named.values()):  # `.agg(gross=('pnl', 'sum'))`
                 out.colinfo = {k: recv.colinfo[c] for k, c in named.items()}; out.cols = frozenset(named)
