@@ -167,7 +167,7 @@ def stated_warmup(text:str, # a hypothesis's sample description
     ramp = max([int(_count_of(n) * _UNIT_DAYS[u.lower()]) for n, u in _RAMP_L.findall(text or '')], default=183 if _RAMP.search(text or '') else 0)
     return max(days, default=0) + ramp  # overlapping books go live one by one after the formation: their ramp-up adds to it (half a year unless stated)
 
-_FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|evaluated|back-?test(?:ing)?|refits?|positions?|returns?)\b[^.;]{0,30}?'
+_FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|evaluated|back-?test(?:ing)?|refits?|positions?|returns?|forecasts?)\b[^.;]{0,30}?'
                      r'\b(?:from|in|starts?|begins?)\s+(?:early\s+)?((?:19|20)\d\d)(?:-(0[1-9]|1[0-2]))?\b(?!-\d)', re.I)
 
 def stated_first_trades(text:str, # a hypothesis's sample description
@@ -606,7 +606,19 @@ def _element(it:Info) -> Info:
     if it.items and all(x.colinfo for x in it.items):
         keys = set.intersection(*(set(x.colinfo) for x in it.items))
         return replace(it, const=None, items=None, cols=None, colinfo={k: merge(*(x.colinfo[k] for x in it.items)) for k in keys})
-    return replace(it, const=None, items=None, cols=None, xsec=it.xsec or (it.np and it.lead is not None and it.items is None))  # a dated array's rows: one date each
+    out = replace(it, const=None, items=None, cols=None, xsec=it.xsec or (it.np and it.lead is not None and it.items is None))  # a dated array's rows: one date each
+    if it.items and all(x.items is not None and x.lead is None and len(x.items) == len(it.items[0].items) > 0 for x in it.items):
+        out.items = [_slot([x.items[k] for x in it.items]) for k in range(len(it.items[0].items))]  # rows of a spec table: a slot each
+    return out
+
+def _slot(xs:list) -> Info:
+    """One position across the rows of a literal table (`("median", ["carry"], fit_q), ("ols", ["carry", "mom3"], fit_ols)`):
+    column lists stay a list (every column any row names, in order), functions are called as the first row's is, anything else is merged."""
+    cs = [x.const for x in xs]
+    if all(isinstance(c, (list, tuple)) and c and all(isinstance(s, str) for s in c) for c in cs):
+        return Info(const=tuple(dict.fromkeys(s for c in cs for s in c)))
+    if all(x.func is not None for x in xs): return Info(func=xs[0].func)  # a column of model fits, called alike: the first stands for all
+    return merge(*xs)
 
 @patch
 def ev_comp(self:Analyser, n, elts, keys=()):
@@ -652,7 +664,17 @@ def row_alias(self:Analyser, name:str, node) -> bool:
 # %% ../../nbs/14_critic.ipynb #5663679c
 @patch
 def ev_ListComp(self:Analyser, n):
-    "A list, set or generator comprehension."
+    """A list, set or generator comprehension. Over a literal tuple of names (`px, ret, vol = (x.loc[a:b] for x in (p, r, v))`)
+    each item is its own pass, kept for unpacking: a volatility is not a return because a return was cut beside it."""
+    g = n.generators
+    if not isinstance(n, ast.SetComp) and len(g) == 1 and isinstance(g[0].target, ast.Name) and not g[0].ifs \
+            and isinstance(g[0].iter, (ast.Tuple, ast.List)) and 1 < len(g[0].iter.elts) <= 12 \
+            and all(isinstance(e, ast.Name) for e in g[0].iter.elts):
+        items = [self.ev_comp(ast.copy_location(ast.ListComp(elt=n.elt, generators=[ast.comprehension(
+                     target=g[0].target, iter=ast.copy_location(ast.Tuple(elts=[e], ctx=ast.Load()), e), ifs=[], is_async=0)]), n), [n.elt])
+                 for e in g[0].iter.elts]
+        out = merge(*items); out.items = items
+        return out
     return self.ev_comp(n, [n.elt])
 Analyser.ev_SetComp = Analyser.ev_GeneratorExp = Analyser.ev_ListComp
 
@@ -1036,6 +1058,11 @@ def _subscript(self:Analyser, n):
     base_node = n.value.value if acc else n.value
     base = self.ev(base_node)
     sl = n.slice
+    if acc in ('loc', 'at') and isinstance(base_node, ast.Name) and isinstance(sl, ast.Tuple) and len(sl.elts) == 2:
+        ck = self.const_of(sl.elts[1])  # `panel.loc[t, cols]` with `cols` known: the timing of those columns only
+        if isinstance(ck, str) or (isinstance(ck, (list, tuple)) and ck and all(isinstance(x, str) for x in ck)):
+            sel = self._subscript(ast.copy_location(ast.Subscript(value=base_node, slice=sl.elts[1], ctx=ast.Load()), n))
+            base = replace(base, lead=sel.lead, leak=sel.leak, mix=sel.mix, lagged=sel.lagged, ret=sel.ret)
     if isinstance(sl, ast.Tuple) and acc and sl.elts: sl = sl.elts[0]  # .loc[rows, cols]
     loc = self.loc(n)
     if isinstance(sl, ast.Slice):
@@ -1795,6 +1822,9 @@ def call_name(self:Analyser, n, name):
                 and isinstance(n.args[0], ast.Name) and isinstance(xs[0].items, list):  # `list(feats)`, `sorted(feats)`: the keys of a dict literal
             return Info(const=sorted(xs[0].colinfo) if name == 'sorted' else list(xs[0].colinfo))
         if name in ('list', 'tuple', 'sorted') and len(xs) == 1 and xs[0].index: return replace(xs[0], const=None, pending=None)  # `list(px.index)`
+        c = xs[0].const if len(xs) == 1 and xs[0].lead is None else None
+        if name in ('list', 'tuple') and isinstance(c, (list, tuple)) and all(isinstance(s, str) for s in c):
+            return Info(const=(list if name == 'list' else tuple)(c), items=xs[0].items)  # `cols = list(cols)` of known names
         if name in ('list', 'tuple', 'sorted', 'enumerate', 'zip'): return replace(i, const=None, pending=None)
         return replace(i, const=None, pending=None) if i.lead is not None else Info()
     xs = self.args_info(n)
@@ -1813,7 +1843,11 @@ def inline(self:Analyser, n, fn,
     "Analyse a call of a user function (or a method of `this`) by running its body on the arguments' infos."
     node, cell = fn
     if self.depth > 6: return merge(*self.args_info(n))
-    args = [self.ev(a) for a in n.args]
+    args = []
+    for a in n.args:  # `run_spec(*row)` of a row with known items: one argument each
+        v = self.ev(a)
+        if isinstance(a, ast.Starred) and v.items is not None: args.extend(v.items)
+        else: args.append(v)
     if this is not None and not _decorated(node, 'staticmethod'): args = [this] + args
     kws = {k.arg: self.ev(k.value) for k in n.keywords if k.arg}
     if isinstance(node, ast.Lambda):
@@ -2406,8 +2440,10 @@ def call_np(self:Analyser, n, f):
         cond = xs[0] if xs else Info()
         out = merge(replace(cond, mask=None), *xs[1:])
         out.ret = any(i.ret for i in xs[1:]); out.pnl = any(i.pnl for i in xs[1:])
+        own = self.in_loop and any(isinstance(a, ast.Name) and a.id in self.writing and a.id in cond.names for a in n.args[1:])
+        # `side = np.where(hit, 0.0, side)` in a day loop, `hit` read off `side`'s own move since entry: a stop resets the book's state
         if cond.mask and any(i.const in (0, 0.0) or (isinstance(i.const, float) and math.isnan(i.const)) for i in xs[1:]) \
-                and not _dead_band(n):
+                and not _dead_band(n) and not own:
             out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
     if f in ('multiply', 'dot', 'matmul', 'einsum'):

@@ -10,7 +10,8 @@ from fastcore.basics import patch
 from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, month_stamp, period_end, stated_ranges, stated_warmup, stated_first_trades
 
 # %% auto #0
-__all__ = ['calendar_regime', 'year_ranges', 'last_formation', 'purged_fit_end', 'date_range', 'fold_rows', 'year_columns']
+__all__ = ['calendar_regime', 'year_ranges', 'last_formation', 'purged_fit_end', 'months_left_out', 'stated_left_out',
+           'date_range', 'fold_rows', 'year_columns']
 
 # %% ../../nbs/14_critic_sample.ipynb #428bb8f1
 _REGIME_WORDS = re.compile(r'(regime|filter|only (when|while|if|in|during|outside)|(held|trade[sd]?|active|invested|positions?|switch(ed)?) '
@@ -116,10 +117,36 @@ def purged_fit_end(hi:date, # where a filter cuts the data
     return split is not None and h >= 2 and 0 < (split - hi).days <= min(100, 31 * h + 7)
 
 # %% ../../nbs/14_critic_sample.ipynb #d1783df5
+_MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']
+_LEFT_OUT = r'(?:exclud\w*|drop\w*|omit\w*|skip\w*|remov\w*|without|except|outside|not traded|left out|ex-)'
+
+def months_left_out(conds:list) -> list:
+    "The months or quarters a date mask drops by its calendar field (`net.index.month != 1`): ['January'], ['Q4'], else []."
+    out = []
+    for op, d, field, v in conds:
+        if d is None and op == 'NotEq' and isinstance(v, int) and not isinstance(v, bool):
+            if field == 'month' and 1 <= v <= 12: out.append(_MONTH_NAMES[v - 1].capitalize())
+            elif field == 'quarter' and 1 <= v <= 4: out.append(f'Q{v}')
+    return out
+
+def stated_left_out(text:str, # a hypothesis's text
+                    what:str, # a month's name ('January') or a quarter ('Q4')
+                   ) -> bool:
+    "Whether the text says that month or quarter is left out (`January is excluded`, `ex-January`, `outside the fourth quarter`)."
+    nth = ['first', 'second', 'third', 'fourth'][int(what[1]) - 1] if what[0] == 'Q' else None
+    w = rf'\b(?:{what[:3]}\w*)\b' if nth is None else rf'(?:\b{what}\b|\b{nth}\s+quarters?\b)'
+    return bool(re.search(rf'{_LEFT_OUT}[^.;]{{0,40}}{w}|{w}[^.;]{{0,40}}{_LEFT_OUT}', text or '', re.I))
+
 @patch
 def applied_filter(self:Analyser, filt, sink=False):
     "A filter that changes the data, positions or P&L the results are computed from."
     loc, kind, m = filt
+    if kind == 'date' and self.hyp is not None and months_left_out(m.get('conds', [])):
+        said = ' '.join([self.hyp.economic_claim, self.hyp.predictor, self.hyp.dependent_variable, self.hyp.sample.description or ''])
+        gone = [x for x in months_left_out(m['conds']) if not stated_left_out(said, x)]
+        if gone: self.find('regime_cherry_picking', 1, loc, f'{", ".join(gone)} is removed from every year of the sample the results are '
+                           'computed on: months left out after the fact flatter the result')
+        return
     if kind == 'date':
         eff = self.date_effect(m)
         if eff is None or self.hyp is None or self.stated(*[d for d in eff[1:] if d is not None]): return
