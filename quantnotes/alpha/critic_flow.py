@@ -319,6 +319,7 @@ class Analyser:
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
         self.conds = []  # the dated tests of the `if`s a loop's statement sits in: what it writes depends on them
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
+        self.loop_body = None  # the statements of the innermost `for` being read: what feeds back into its own tests
         self.slice_names = {}  # names bound to `slice(a, b)` (`lib = slice(0, i)`): the rows they select, as the slice `[a:b]`
         self.aliases = {}  # library functions imported under another name: {alias: name}
         self.date_offsets = {}  # names bound to the date `k` rows from a loop's time index (`d1 = dates[i + 1]`): {name: k}
@@ -1423,11 +1424,11 @@ def ex_For(self:Analyser, s):
     for name, off in self.zipped_dates(s.iter, s.target).items(): self.date_vars.add(name); self.date_offsets[name] = off
     new = self.time_var(s.iter, s.target)
     for nm in new: self.tvar_shift.pop(nm, None)
-    self.in_loop += 1; self.tvars |= new
+    self.in_loop += 1; self.tvars |= new; outer, self.loop_body = self.loop_body, s.body
     try:
         self.block(s.body)
         if new and self.in_loop == 1: self.carried_pass(s)
-    finally: self.in_loop -= 1; self.tvars, self.date_offsets = before, dates_before  # and the rows and dates derived from it inside the loop
+    finally: self.in_loop -= 1; self.tvars, self.date_offsets, self.loop_body = before, dates_before, outer  # and the rows and dates derived from it inside the loop
     for t, old in held.items():  # a dated value whose name the loop took: a later read gets the loop's last element
         if old is not None and old.lead is not None and not old.index and old.func is None and old.cls is None and old.obj is None:
             self.shadowed[t] = (self.loc(s), old)
@@ -1469,6 +1470,31 @@ def carried_pass(self:Analyser, s):
             a, b = first[n], self.env[n]
             self.env[n] = b if a.lead is None or (b.lead is not None and b.lead >= a.lead) else a
 
+
+# %% ../../nbs/14_critic.ipynb #7b762e3d
+def _operands(n) -> list:
+    "The parts of a test: `a | b`, `a & b`, `a or b`, `a and b` split into their operands; `~a` and `not a` read as `a`."
+    if isinstance(n, ast.BoolOp): return [o for v in n.values for o in _operands(v)]
+    if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.BitOr, ast.BitAnd)): return _operands(n.left) + _operands(n.right)
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.Invert, ast.Not)): return _operands(n.operand)
+    return [n]
+
+def _fed(body:list, targets:set) -> set:
+    "`targets`, and the state the loop `body` carries between passes that it sets from them (`side = want`)."
+    carried, out = _carried(body), set(targets)
+    for x in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(x, ast.Assign) and len(x.targets) == 1 and isinstance(x.targets[0], ast.Name) and x.targets[0].id in carried \
+                and {y.id for y in ast.walk(x.value) if isinstance(y, ast.Name)} & targets: out.add(x.targets[0].id)
+    return out
+
+@patch
+def fed_back(self:Analyser, test) -> bool:
+    "Whether every part of the loop test `test` was read off what its statement sets, fed back through the loop's state."
+    if not self.loop_body or not self.writing: return False
+    fed = _fed(self.loop_body, set(self.writing) - {None})
+    def names(op): return set().union(*[{y.id} | set(getattr(self.env.get(y.id), 'names', ())) for y in ast.walk(op) if isinstance(y, ast.Name)])
+    ops = [o for o in _operands(test) if not isinstance(o, ast.Constant)]
+    return bool(ops) and all(names(o) & fed for o in ops)
 
 # %% ../../nbs/14_critic.ipynb #d4b80679
 @patch
@@ -2440,7 +2466,8 @@ def call_np(self:Analyser, n, f):
         cond = xs[0] if xs else Info()
         out = merge(replace(cond, mask=None), *xs[1:])
         out.ret = any(i.ret for i in xs[1:]); out.pnl = any(i.pnl for i in xs[1:])
-        own = self.in_loop and any(isinstance(a, ast.Name) and a.id in self.writing and a.id in cond.names for a in n.args[1:])
+        own = self.in_loop and (any(isinstance(a, ast.Name) and a.id in self.writing and a.id in cond.names for a in n.args[1:])
+                                or self.fed_back(n.args[0]))
         # `side = np.where(hit, 0.0, side)` in a day loop, `hit` read off `side`'s own move since entry: a stop resets the book's state
         if cond.mask and any(i.const in (0, 0.0) or (isinstance(i.const, float) and math.isnan(i.const)) for i in xs[1:]) \
                 and not _dead_band(n) and not own:
