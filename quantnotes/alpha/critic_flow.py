@@ -2466,11 +2466,11 @@ def call_np(self:Analyser, n, f):
         cond = xs[0] if xs else Info()
         out = merge(replace(cond, mask=None), *xs[1:])
         out.ret = any(i.ret for i in xs[1:]); out.pnl = any(i.pnl for i in xs[1:])
-        own = self.in_loop and (any(isinstance(a, ast.Name) and a.id in self.writing and a.id in cond.names for a in n.args[1:])
-                                or self.fed_back(n.args[0]))
+        own = lambda: self.in_loop and (any(isinstance(a, ast.Name) and a.id in self.writing and a.id in cond.names for a in n.args[1:])
+                                        or self.fed_back(n.args[0]))  # asked only of a zeroing test: it walks the loop's body
         # `side = np.where(hit, 0.0, side)` in a day loop, `hit` read off `side`'s own move since entry: a stop resets the book's state
         if cond.mask and any(i.const in (0, 0.0) or (isinstance(i.const, float) and math.isnan(i.const)) for i in xs[1:]) \
-                and not _dead_band(n) and not own:
+                and not _dead_band(n) and not own():
             out.pending = (loc, cond.mask['kind'], cond.mask)
         return out
     if f in ('multiply', 'dot', 'matmul', 'einsum'):
