@@ -14,7 +14,7 @@ import nbformat
 from pydantic import ValidationError
 from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 from .critic_flow import *
-from . import critic_costs, critic_features, critic_lookahead, critic_params, critic_sample
+from . import critic_costs, critic_features, critic_lookahead, critic_params, critic_sample, critic_sql
 
 # %% auto #0
 __all__ = ['CRITIC_SYSTEM', 'CriticInputError', 'load_notebook', 'load_hypothesis', 'verify_quotes', 'critic_request',

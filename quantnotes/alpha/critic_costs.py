@@ -150,6 +150,8 @@ def subtracts_cost(trees) -> bool:
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and _costy(n.right): return True
             if isinstance(n, ast.AugAssign) and isinstance(n.op, ast.Sub) and _costy(n.value): return True
             if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub) and _costy(n.operand): return True  # `{"fees": -fills["fee"]}`, summed into the P&L
+            if isinstance(n, ast.Dict) and any(k is not None and _costy(k) and isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub)
+                                               for k, v in zip(n.keys, n.values)): return True  # `{"cost": -(trades * HALF_SPREAD)}`: a part named a cost, negated
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ('sub', 'subtract') and any(map(_costy, n.args)): return True
             if isinstance(n, ast.Assign) and any(_NET.search(_target_name(t) or '') for t in n.targets) and \
                     any(_net_charge(x) for x in ast.walk(n.value)): return True  # `book["net"] = (1 + g) * (1 - prop - fixed) - 1`

@@ -66,6 +66,7 @@ class Info:
     count: bool = False  # a number of observations (`.count()`, `.groupby(...).size()`, their rolling sums): against a threshold, coverage
     colsel: frozenset = frozenset()  # (frame, column): the trading of one column of a frame of several (`w["AUD"].diff()`)
     ar: bool = False  # an autoregressive coefficient: a window's covariance of a series with its own lag (over its variance)
+    sql: bool = False  # rows a SQL query returned (`pd.read_sql_query`): what each column holds is written in the query, not here
     clock: bool = False  # times on a date index (`dates + pd.Timedelta(hours=16)`), or a table of only those and the dates: a calendar, no data
 
 # %% ../../nbs/14_critic.ipynb #1bcfd447
@@ -90,7 +91,7 @@ def merge(*infos:Info) -> Info:
                 xsec=any(i.xsec for i in xs), signed=any(i.signed for i in xs),
                 netsum=next((i.netsum for i in xs if i.netsum), None), netted=next((i.netted for i in xs if i.netted), None),
                 xagg=next((i.xagg for i in xs if i.xagg), None), evwin=any(i.evwin for i in xs), colsel=frozenset().union(*(i.colsel for i in xs)),
-                tslice=bool(timed) and all(i.tslice for i in timed))  # windows combined with windows: still a window
+                tslice=bool(timed) and all(i.tslice for i in timed), sql=any(i.sql for i in xs))  # windows combined with windows: still a window
 
 def _calendar(i:Info) -> bool:
     "Dates, times on them, or a table of only those (`pd.DataFrame({'session': dates, 'close': dates + pd.Timedelta(hours=16)})`)."
@@ -236,6 +237,15 @@ _OOS_N = re.compile(r'(oos|split|test|cutoff|cut_off|holdout|valid|train_end|is_
 _COST_N = re.compile(r'(cost|fee|slippage|commission|tcost|(^|_)tc($|_)|spread_bps|(^|_)bps($|_))', re.I)
 _STAT_FN = re.compile(r'(sharpe|(^|_)ir($|_)|info|ratio|perf|stat|metric|summar|evaluat|score)', re.I)
 
+def _opaque(i) -> bool:
+    "A SQL query's rows, of no kind the analyser knows: their columns were made in the query (`critic_sql` reads it)."
+    return i.sql and not i.lead and not (i.ret or i.pnl or i.stat or i.cost or i.turnover or i.count or i.clock)
+
+def _stat_fn(fn) -> bool:
+    "A user function that computes a performance statistic: named so (`ann_ir`, `sharpe`) or marked by its body."
+    node = fn.func[0] if fn.func is not None else None
+    return node is not None and bool((getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False))
+
 # %% ../../nbs/14_critic.ipynb #9c841253
 def date_role(name:str) -> str|None:
     "'start', 'end' or 'oos' for a variable or key name that holds a sample date."
@@ -347,6 +357,7 @@ class Analyser:
         yrs = [(date(y, 1, 1) - start).days for y in self.loop_years if date(y, 1, 1) > start]
         return int(max([1.5 * self.lookback + max(self.wf_days, default=0)] + yrs))
     def output_checks(self): "Sample dates printed in the outputs (sample rule)."
+    def sql_checks(self): "Research written as SQL in the notebook's strings (SQL rule)."
     def selection(self, n, vals): "The best of several values is picked (parameter rule)."
     def repeated_names(self, locs, name, what): "A literal names `name` twice (at `locs`): a dict keeps the last (feature-name rule)."
     def netted_cost(self, node, cost, sized=True): "A cost from position changes netted across assets (or never sized) is charged (cost rule)."
@@ -504,8 +515,13 @@ Analyser.ev_List = Analyser.ev_Tuple
 def ev_Dict(self:Analyser, n):
     "A dict literal: keys become known columns; date-role and cost keys are recorded like assignments."
     vals = [self.ev(v) for v in n.values]
-    i = merge(*vals)
     keys = [self.const_of(k) if k is not None else None for k in n.keys]
+    for j, (k, v, vn) in enumerate(zip(keys, vals, n.values)):  # `"cost": -(trades.abs() * hs)`: a part named a cost, made from the
+        if isinstance(k, str) and _COST_N.search(k) and v.turnover and not v.cost and v.lead is not None and not v.pnl:  # trades, whatever its rate is called
+            negated = isinstance(vn, ast.UnaryOp) and isinstance(vn.op, ast.USub)  # taken off: the parts sum to a net return
+            vals[j] = replace(v, net=True, cost=False) if negated else replace(v, cost=True)
+            self.any_net = self.any_net or negated
+    i = merge(*vals)
     for k in {k for k in keys if isinstance(k, str) and keys.count(k) > 1}:
         self.repeated_names([self.loc(v) for kk, v in zip(keys, n.values) if kk == k], k, 'dict literal')
     if None in keys: return self.dict_merge(i, keys, vals, n.values)
@@ -704,6 +720,8 @@ def ev_Attribute(self:Analyser, n):
                   'hour', 'minute') and base.index:
         return replace(base, index=n.attr)  # a calendar field: rows of many dates share it (grouped by it, groups run along time)
     if n.attr in ('values',): return replace(base, np=True, pending=None)
+    if n.attr in ('year', 'month', 'day') and base.lead is None and as_date(base.const) is not None:  # `OOS_START.year`: a known number
+        return Info(const=getattr(as_date(base.const), n.attr), names=base.names)
     if n.attr.startswith('smoothed') and base.lead is not None and not base.tslice:  # a state-space or regime model's smoothed estimates
         return replace(base, ret=False, lead=INF, pending=None, const=None, items=None,
                        leak=(self.loc(n), f'`.{n.attr}` is estimated from the whole sample, forwards and backwards (the filtered estimates are not)'))
@@ -2028,7 +2046,8 @@ def _m_window(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
             if recv.pnl and by is not None and (by.lead is not None or by.mask) and not by.index:
                 self.breakdowns.append((loc, by.names))
             fn = self.ev(arg0) if arg0 is not None else Info()
-            out = replace(recv, win=None, stat=recv.pnl or recv.stat, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
+            opaque_ir = _opaque(recv) and _stat_fn(fn)  # a SQL result's groups scored by an IR function: a statistic per group
+            out = replace(recv, win=None, stat=recv.pnl or recv.stat or opaque_ir, lead=None if recv.pnl else recv.lead, pnl=False, pending=None)
             return out if recv.pnl else self.applied(n, m, arg0, fn, replace(recv, win=None, pending=None), out)  # each group's own series
         out = replace(recv, win=None, ret=False, pending=None, const=None, turnover=False, pnl=False)
         if m in ('cov', 'corr') and self._own_lag(recv, recv_node, arg0): out.ar = True  # `x.rolling(w).cov(x.shift(1))`
@@ -2315,7 +2334,10 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
     if m in _SELECT_M or m == 'sort_values':
         xs = self.args_info(n)
         ax = self.const_of(self.kw(n, 'axis'))
-        if (m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
+        k = self.const_of(n.args[0] if n.args else self.kw(n, 'n')) if m in ('nlargest', 'nsmallest') else None
+        several = isinstance(k, int) and not isinstance(k, bool) and k > 1  # `dd.nsmallest(5, "depth")`: a table of the worst five, no pick
+        if several: pass
+        elif (m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
@@ -2363,9 +2385,8 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
     out.rest = recv.rest if m in _ROWWISE else None
     if m in ('apply', 'agg', 'aggregate', 'pipe', 'transform') and arg0 is not None:
         fn = self.ev(arg0)
-        if fn.func is not None and (recv.pnl or recv.ret):
-            node = fn.func[0]
-            if (getattr(node, 'name', '') and _STAT_FN.search(node.name)) or getattr(node, '_is_stat', False):
+        if fn.func is not None and (recv.pnl or recv.ret or _opaque(recv)):  # an IR function aggregating a frame of unknown kind
+            if _stat_fn(fn):
                 return Info(stat=True, period=recv.period, net=recv.net, names=recv.names, filt=recv.filt)
         out = self.applied(n, m, arg0, fn, recv, out)
     out.index = recv.index if recv.index and m in _CALENDAR_M else None  # the calendar of a date index is still the calendar
@@ -2637,7 +2658,7 @@ def call_pd(self:Analyser, n, f):
         if f == 'Series' and data.index: out.index = data.index  # `pd.Series(dates, index=dates)`: still the calendar
         return out
     if f.startswith('read_'):
-        return Info(lead=0.)
+        return Info(lead=0., sql=f.startswith('read_sql'))
     out = merge(*xs, *kws.values())
     if out.lead is None: out.lead = 0.
     return replace(out, pending=None, const=None)
@@ -2649,6 +2670,7 @@ def finish(self:Analyser):
     anywhere (a class attribute, a function's table) that give one key twice."""
     self.cost_checks()
     self.output_checks()
+    self.sql_checks()
     for ci, tree in self.trees.items():
         for n in ast.walk(tree):
             if not isinstance(n, ast.Dict): continue
