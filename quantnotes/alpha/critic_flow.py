@@ -1603,7 +1603,10 @@ def ex_AnnAssign(self:Analyser, s):
 # %% ../../nbs/14_critic.ipynb #028a9ff4
 @patch
 def ex_AugAssign(self:Analyser, s):
-    "`a += value`: arithmetic on the current value, then bound."
+    "`a += value`: arithmetic on the current value, then bound; `m &= calm` combines masks as `m = m & calm` does."
+    if isinstance(s.op, (ast.BitAnd, ast.BitOr)) and isinstance(s.target, ast.Name):
+        both = ast.copy_location(ast.BinOp(left=ast.copy_location(ast.Name(id=s.target.id, ctx=ast.Load()), s.target), op=s.op, right=s.value), s)
+        return self.assign(s.target, self.ev(both), s)
     cur = self.ev(s.target) if isinstance(s.target, (ast.Name, ast.Attribute)) else Info()
     v = self.arith(s, type(s.op).__name__, cur, self.ev(s.value))
     self.assign(s.target, v, s)
@@ -1961,7 +1964,9 @@ def sink(self:Analyser, n, x:Info):
     "A performance statistic computed on `x`; one labelled gross (`{'gross IR': ir(g)}`) is gross on purpose and counts as net."
     net = x.net or any(c.net for c in (x.colinfo or {}).values()) or self._labelled_gross(n)  # a whole frame that carries a net column
     self.sinks.append((self.loc(n), x.period, net, x.pnl, self.in_loop > 0))
-    if x.filt: self.applied_filter(x.filt, sink=True)
+    f = x.filt or (x.pending if x.pending and x.pending[1] != 'date' else None)  # `ir(net[calm])`: rows picked by a state of the
+    # data in the call itself (a sub-period written there, `ir(net.loc[:"2014"])`, is a report of part of the sample)
+    if f: self.applied_filter(f, sink=True)
 
 # %% ../../nbs/14_critic.ipynb #e7e9e0b8
 @patch
@@ -2355,7 +2360,8 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         ax = self.const_of(self.kw(n, 'axis', 0 if m not in ('quantile', 'corr', 'cov') else None))
         for a in n.args: self.ev(a)
         if ax in (1, 'columns') or (recv.tslice and ax not in (0, 'index', None)):  # across assets on each date (or along a window)
-            return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover, tslice=False,
+            kept = recv.tslice and self.const_of(self.kw(n, 'keepdims')) is True  # `win.mean(axis=-1, keepdims=True)`: each window's own
+            return replace(recv, ret=False, pending=None, const=None, turnover=recv.turnover, tslice=kept,  # mean, broadcast back over it
                            xagg=(m, loc) if m in ('sum', 'mean') and (recv.pnl or recv.turnover) else recv.xagg,
                            netsum=loc if recv.turnover and recv.signed and m in ('sum', 'mean') else recv.netsum)
         if recv.lead is None: return replace(recv, pending=None)
@@ -2393,6 +2399,9 @@ def _m_generic(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info:
     out.clock = (recv.clock or bool(recv.index)) and m in _CLOCK_M and not (recv.ret or recv.pnl)
     out.pending = None if m in ('notna', 'isna', 'notnull', 'isnull') else recv.pending  # which dates of a window hold values:
     out.mask = recv.mask  # a look at the data, not a cut of it (as `np.isnan`)
+    dt = self.const_of(arg0) if m == 'astype' and arg0 is not None else None
+    if isinstance(dt, str) and dt.startswith('datetime64') and recv.lead is not None and not (recv.ret or recv.pnl):  # `fx["Date"].to_numpy()
+        out = replace(out, index='index', lead=0., leak=None, mix=None, cost=False, turnover=False, cols=None, colinfo=None)  # .astype("datetime64[D]")`: dates
     return out
 
 # %% ../../nbs/14_critic.ipynb #352bc25f

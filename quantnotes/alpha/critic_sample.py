@@ -31,13 +31,13 @@ def calendar_regime(text:str) -> bool:
 
 # %% ../../nbs/14_critic_sample.ipynb #701bb59a
 @patch
-def stated(self:Analyser, *ds) -> bool:
-    "Whether every date in `ds` is within a week of a date (or month) the hypothesis's text writes out (a stated exclusion or window)."
+def stated(self:Analyser, *ds, days:int=7) -> bool:
+    "Whether every date in `ds` is within `days` (a week) of a date (or month) the hypothesis's text writes out (a stated exclusion or window)."
     if self.hyp is None or not ds or any(d is None for d in ds): return False
     h = self.hyp
     text = ' '.join([h.sample.description, h.economic_claim, h.predictor, h.dependent_variable, h.null])
     own = [self.hdate(r) for r in ('start', 'end', 'oos')]  # the sample's own dates say nothing about an exclusion
-    week = timedelta(days=7)
+    week = timedelta(days=days)
     return all(any(lo - week <= d <= hi + week for lo, hi in stated_ranges(text, own)) for d in ds)
 
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
@@ -221,7 +221,8 @@ def output_checks(self:Analyser):
         rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d] if date_range(line) else []) for line in out.splitlines()]
         folds = fold_rows([ds for _, ds in rows if len(ds) == 2])
         for line, ds in rows:
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds, days=14) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue  # a printed
+            # range is of sampled dates: weekly labels ('weeks ending 2011-09-14') sit up to a week past the stated day
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
                 ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
