@@ -2524,7 +2524,9 @@ def call_np(self:Analyser, n, f):
         return out
     if f in _NP_REDUCE or f in ('argmax', 'argmin', 'argsort', 'sort'):
         ax = kws.get('axis').const if 'axis' in kws else (xs[1].const if len(xs) > 1 else None)
-        if f in ('argmax', 'argmin') and x.stat: self.selection(n, x)
+        a0 = n.args[0] if n.args else None
+        key = self.const_of(a0.slice) if isinstance(a0, ast.Subscript) else None  # `np.argmax(grid["ir_is"])`: the column names its period
+        if f in ('argmax', 'argmin') and x.stat and not (isinstance(key, str) and self._insample_col(key)): self.selection(n, x)
         if ax is None and x.turnover and x.signed and f in ('sum', 'mean', 'nansum', 'nanmean'):  # `np.sum(w[t] - w[t - 1])`: one date's trades, netted
             return replace(x, ret=False, pending=None, const=None, tslice=False, netsum=loc)
         if ax in (1, -1, 2) or (x.xsec and not (x.pnl or x.stat)):

@@ -4,10 +4,10 @@
 
 # %% ../../nbs/14_critic_sample.ipynb #a3eaa43c
 from __future__ import annotations
-import re
+import ast, re
 from datetime import date, timedelta
 from fastcore.basics import patch
-from .critic_flow import _IS_COL, Analyser, Info, as_date, last_day, month_stamp, period_end, stated_ranges, stated_warmup, stated_first_trades
+from .critic_flow import _IS_COL, _OOS_N, Analyser, Info, as_date, last_day, month_stamp, period_end, stated_ranges, stated_warmup, stated_first_trades
 
 # %% auto #0
 __all__ = ['calendar_regime', 'year_ranges', 'last_formation', 'purged_fit_end', 'months_left_out', 'stated_left_out',
@@ -40,6 +40,26 @@ def stated(self:Analyser, *ds, days:int=7) -> bool:
     week = timedelta(days=days)
     return all(any(lo - week <= d <= hi + week for lo, hi in stated_ranges(text, own)) for d in ds)
 
+# %% ../../nbs/14_critic_sample.ipynb #04ef7c83
+_PAIR = re.compile(r'^\s*(\w+?)_(?:from|start|begin|first)\s*,\s*(\w+?)_(?:to|end|until|last)\s*=', re.I)
+_PART_N = re.compile(r'(?i)^(sample|data|full|whole|all|study|backtest|bt|hist|history)$')
+
+@patch
+def inner_window(self:Analyser, name:str, loc) -> bool:
+    """`name` is one end of a window named as a pair in one statement (`FLOOR_FROM, FLOOR_TO = "2011-09", "2014-12"`) whose
+    prefix is not the sample's or one of its parts', with both dates inside the sample: an event or an exclusion declared,
+    judged where it is applied (a filter), not a bound of the sample."""
+    m = _PAIR.match(self.line(loc) or '')
+    if not m or m[1].lower() != m[2].lower() or not name.lower().startswith(m[1].lower() + '_'): return False
+    pre = m[1]
+    if _PART_N.match(pre) or _IS_COL.search(pre) or _IS_PART.search(pre) or _EVAL_PART.search(pre) or _OOS_N.search(pre): return False
+    tree = self.trees.get(loc[0])
+    st = next((s for s in ast.walk(tree) if isinstance(s, ast.Assign) and getattr(s, 'lineno', 0) == loc[1]), None) if tree else None
+    if st is None or not isinstance(st.value, ast.Tuple) or len(st.value.elts) != 2: return False
+    ds = [as_date(self.const_of(e)) for e in st.value.elts]
+    hs, he = self.hdate('start'), self.hdate('end')
+    return all(d is not None and hs < d < he for d in ds)
+
 # %% ../../nbs/14_critic_sample.ipynb #5abd70ad
 @patch
 def stated_start(self:Analyser, d:date) -> bool:
@@ -60,6 +80,7 @@ def check_date_assign(self:Analyser, role, value, loc, name):
     if role == 'start' and _EVAL_PART.search(name) and self.after_warmup(d): return  # `EVAL_START` where the stated warm-up ends
     # `EVAL_START`, `FIRST_TRADE`: where the evaluation or trading starts, at the split (a `START` moved there is still a drift)
     if role == 'start' and self.stated_start(d): return  # where the hypothesis says, in words, that trading starts
+    if role in ('start', 'end') and self.inner_window(name, loc): return  # `FLOOR_FROM, FLOOR_TO = ...`: a window inside the sample
     h = self.hdate(role)
     if role == 'start':
         if (d - h).days > 7 and not month_stamp(d, h): self.find('sample_boundary_drift', 1, loc, f'`{name}` starts the sample on {d}, after the hypothesis start {h}')
@@ -221,8 +242,8 @@ def output_checks(self:Analyser):
         rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d] if date_range(line) else []) for line in out.splitlines()]
         folds = fold_rows([ds for _, ds in rows if len(ds) == 2])
         for line, ds in rows:
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds, days=14) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue  # a printed
-            # range is of sampled dates: weekly labels ('weeks ending 2011-09-14') sit up to a week past the stated day
+            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds, days=31) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue  # a printed
+            # range is of sampled dates: weekly or month-end labels ('weeks ending 2011-09-14') sit up to a period past the stated day
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):
                 ds[1] = he  # an in-sample range (a training range may stop a horizon short of the split): only its start
