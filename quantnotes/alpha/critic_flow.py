@@ -2341,8 +2341,7 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         ax = self.const_of(self.kw(n, 'axis'))
         k = self.const_of(n.args[0] if n.args else self.kw(n, 'n')) if m in ('nlargest', 'nsmallest') else None
         several = isinstance(k, int) and not isinstance(k, bool) and k > 1  # `dd.nsmallest(5, "depth")`: a table of the worst five, no pick
-        if several: pass
-        elif (m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns')):  # sorted to be shown: no pick
+        if not several and ((m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns'))):  # sorted to be shown: no pick
             sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
