@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from .log import Finding, Hypothesis, Sample
 from .sandbox import run_notebook, make_notebook
-from .critic_flow import trace, stated_ranges, stated_warmup, stated_first_trades, whole_sample, _IS_COL
+from .critic_flow import trace, stated_ranges, stated_warmup, stated_presample_warmup, stated_first_trades, whole_sample, _IS_COL
 
 # %% auto #0
 __all__ = ['CHECKS', 'run', 'harness_main', 'code_cells', 'find_knobs', 'cut_date', 'plan', 'harness_notebook', 'execute',
@@ -1429,7 +1429,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
     a start where the description says in words that trading or evaluation starts (`positions start in early 2008`) is no drift;
-    a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
+    a description that puts the warm-up in the years before the sample (`1999-2003 only warm up the signals`) leaves the
+    lookbacks no part of it; a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
     series that stops where a stated exclusion begins or starts where one ends is a piece of the sample, no drift."""
     base = res['base']; out, seen = [], set()
     lookbacks = _lookbacks(cells)
@@ -1437,6 +1438,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     day = lambda t: int(t.value // 86_400_000_000_000)
     part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
+    before = stated_presample_warmup(sample.description or '', s0.date())  # the lookbacks fill in years before the sample: none of it is theirs
     trades = [(day(pd.Timestamp(t)), sl) for t, sl in stated_first_trades(sample.description or '', s0.date(), o.date())]  # `positions start in early 2008`
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
@@ -1445,7 +1447,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
         tol = max(10, 1.6 * step)
-        warm = warm_days * (step if step > 5 else 1) + tol  # lookbacks count rows: monthly rows are a month each
+        warm = warm_days * (step if step > 5 else 1) + tol if not before else tol + 35  # lookbacks count rows: monthly rows are a month each
         first, last = days[0], days[-1]
         tol_end = tol + (step if 5 < step <= 10 else 0)  # weekly rows: a forward return and a holiday can cost the last two weeks
         at_split = min(abs(last - day(s1)), abs(last - day(o))) <= tol_end  # it ends where a period of the sample ends
@@ -1467,7 +1469,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
         made = [v[1] for v in lv if v[1] > v[0] + tol]  # positions, signals, P&L: zero until their warm-up ends
         live = live or bool(made) and first <= min(made) + tol  # starts before anything made from the data holds a number
         ok_first = abs(first - day(o)) <= tol or -tol <= first - day(s0) <= max(warm, stated + tol + (35 if stated else 0)) or (first > day(s0) and live) or \
-            (first > day(s0) and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
+            (first > day(s0) and not before and _after_lookback(first, day(s0), step, base.get('calendars', {}), lookbacks)) or \
             (at_split and _first_holding(first, day(s0))) or (first > day(s0) and _at_exclusion(first, written, tol, end=False)) or \
             any(-tol <= first - t <= sl + tol for t, sl in trades)  # where the hypothesis says, in words, that trading starts
         ok_last = at_split or _at_exclusion(last, written, tol, end=True)

@@ -17,8 +17,9 @@ from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 
 # %% auto #0
 __all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup',
-           'stated_first_trades', 'stated_first_trade', 'stand_in_split', 'whole_sample', 'period_end', 'Month',
-           'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'month_stamp', 'analyse']
+           'stated_presample_warmup', 'stated_first_trades', 'stated_first_trade', 'stand_in_split', 'whole_sample',
+           'period_end', 'Month', 'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'month_stamp',
+           'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -152,7 +153,8 @@ _N = r'(\d+|' + '|'.join(_NUMS) + r')'  # a count, in digits or words
 def _count_of(s:str) -> int: return int(s) if s.isdigit() else _NUMS.index(s.lower()) + 1 if s else 1  # no count: one (`the first formation year`)
 _WARM_N = re.compile(r'\bfirst\s+(?:' + _N + r'\s+)?(?:\w+\s+)?(day|fixing|observation|row|session|window|week|month|year)s?\b[^.;]*?(?:warm|formation|burn|estimat|fill|history|library|look-?back)', re.I)
 _NEED = re.compile(r'\bneeds?\s+(\d+)\s+(day|fixing|observation|row|session|week|month|year)s?\s+of\s+(?:\w+\s+)?(?:history|data|library|look-?back)', re.I)  # `characteristics need 12 months of history`
-_WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b[^.;]{0,60}?\b(?:warm|formation|burn)', re.I)
+_WARM_Y = re.compile(r'\b((?:19|20)\d\d)\b(?:(?!(?:19|20)\d\d)[^.;]){0,60}?\b(?:warm|formation|burn)', re.I)  # no other year between: in
+# `2003 to 2024 (1999-2002 warm up ...)` the warm-up is 1999-2002's, not 2003's
 _WARM_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b[^.;,]{0,20}?\b(?:warm|formation|burn|estimat)', re.I)  # `1965-1969 is a warm-up`, `2002-2004 feeds the first estimation windows`
 _WARM_L = re.compile(r'\b' + _N + r'[- ](day|fixing|observation|row|session|week|month|year)s?[- ](?:warm[- ]?up|burn[- ]?in)\b', re.I)  # `a 19-month warm-up`
 _RAMP_L = re.compile(r'\b' + _N + r'[- ](week|month|year)s?[- ]ramp[- ]?up\b', re.I)  # `a six-month ramp-up` of overlapping books
@@ -167,6 +169,16 @@ def stated_warmup(text:str, # a hypothesis's sample description
     days += [(date(int(b) + 1, 1, 1) - start).days for a, b in _WARM_YY.findall(text or '') if int(a) == start.year <= int(b)]
     ramp = max([int(_count_of(n) * _UNIT_DAYS[u.lower()]) for n, u in _RAMP_L.findall(text or '')], default=183 if _RAMP.search(text or '') else 0)
     return max(days, default=0) + ramp  # overlapping books go live one by one after the formation: their ramp-up adds to it (half a year unless stated)
+
+_PRE_YY = re.compile(r'\b((?:19|20)\d\d)\s*(?:-|–|to|through)\s*((?:19|20)\d\d)\b')
+_PRE_WORDS = re.compile(r'warm|seed|burn|formation|estimat|history|feed|look-?back', re.I)
+
+def stated_presample_warmup(text:str, # a hypothesis's sample description
+                            start:date, # the sample's start
+                           ) -> bool:
+    "Whether a description puts the warm-up before the sample, in years that end the year before it starts (`(1999-2003 only warm up the signals)`)."
+    return any(int(a) < int(b) == start.year - 1 for s in re.split(r'(?<=[.;])\s', text or '') if _PRE_WORDS.search(s)
+               for a, b in _PRE_YY.findall(s))
 
 _FROM_Y = re.compile(r'\b(?:walk[- ]?forward|trading|evaluation|evaluated|back-?test(?:ing)?|refits?|positions?|returns?|forecasts?)\b[^.;]{0,30}?'
                      r'\b(?:from|in|starts?|begins?)\s+(?:early\s+)?((?:19|20)\d\d)(?:-(0[1-9]|1[0-2]))?\b(?!-\d)', re.I)
@@ -464,7 +476,8 @@ def ev_Name(self:Analyser, n):
         self.shadowed_read(n.id, self.shadowed.pop(n.id)[0], self.loc(n))
     if i is None: return Info(names=frozenset([n.id]))
     i = replace(i, names=i.names | {n.id}, pending=None)
-    if _COST_N.search(n.id) and i.lead is None and isinstance(i.const, (int, float)): i = replace(i, cost=True)
+    if _COST_N.search(n.id) and i.lead is None and (isinstance(i.const, (int, float)) or i.np and not (i.turnover or i.ret or i.pnl or i.net)):
+        i = replace(i, cost=True)  # a cost knob, or an undated array of per-asset cost rates (`cost = np.array([COST_BP[c] for c in CCY]) * 1e-4`)
     return i
 
 @patch
@@ -819,6 +832,7 @@ def ev_Compare(self:Analyser, n):
     elif _coverage(n.left) or left.count: pass  # `daily.resample("W").count().min(axis=1) > 0`: rows with data, not a regime
     elif left.evwin and not any(x.lead is not None for x in rights): pass  # rows since a listing (`age >= 252`) against a number: a calendar
     elif opn in ('Gt', 'NotEq') and r.const == 0 and _held(n.left): pass  # `w.abs().sum(axis=1) > 0`: the dates a book holds anything
+    elif _invested(n.left, opn, r.const): pass  # `pw.sum(axis=1) > 0.999`: the dates a long-only book is fully invested
     elif left.lead is not None or any(x.lead is not None for x in rights):
         i.mask = dict(kind='regime', names=left.names | frozenset().union(*(x.names for x in rights)),
                       literal=any(isinstance(x.const, (int, float)) for x in rights), neg=False, data=True)  # values against a threshold
@@ -1041,6 +1055,12 @@ def _held(node) -> bool:
     "Whether a compared expression is a gross size summed across names (`w.shift(1).abs().sum(axis=1)`): against 0, the dates the book holds anything."
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == 'sum'): return False
     return any(isinstance(x, ast.Call) and (getattr(x.func, 'attr', None) == 'abs' or getattr(x.func, 'id', None) == 'abs') for x in ast.walk(node.func.value))
+
+def _invested(node, op:str, c) -> bool:
+    "`pw.sum(axis=1) > 0.999`: rows whose weights across names add up to one, the dates a long-only book is fully invested (its warm-up left out), not a regime."
+    return op in ('Gt', 'GtE') and isinstance(c, float) and 0.95 <= c <= 1.0 and isinstance(node, ast.Call) and \
+        isinstance(node.func, ast.Attribute) and node.func.attr == 'sum' and \
+        any(k.arg == 'axis' and isinstance(k.value, ast.Constant) and k.value.value in (1, 'columns') for k in node.keywords)
 
 # %% ../../nbs/14_critic.ipynb #9dcfadec
 _TRADE_N = re.compile(r'(^|_)(delta|trade|trades|order|orders|qty|dq|dw|chg|change)(_|$)', re.I)
@@ -2258,6 +2278,18 @@ def query_mask(self:Analyser, n, expr:str, recv:Info) -> Info|None:
         if saved is None: self.env.pop('_qn_q', None)
         else: self.env['_qn_q'] = saved
 
+# %% ../../nbs/14_critic.ipynb #6fef723d
+def _frame_write(k:ast.keyword, name:str) -> ast.Assign:
+    "`name = name.assign(col=value)` as the column write `name[col] = value` it stands for (a lambda's frame read as `name`)."
+    v = copy.deepcopy(k.value)
+    if isinstance(v, ast.Lambda) and len(v.args.args) == 1:
+        arg = v.args.args[0].arg
+        class _Frame(ast.NodeTransformer):
+            def visit_Name(self, x): return ast.copy_location(ast.Name(id=name, ctx=x.ctx), x) if x.id == arg else x
+        v = _Frame().visit(v.body)
+    return ast.Assign(targets=[ast.Subscript(value=ast.Name(id=name, ctx=ast.Load()), slice=ast.Constant(k.arg), ctx=ast.Store())],
+                      value=v, lineno=k.value.lineno)
+
 # %% ../../nbs/14_critic.ipynb #41fc2178
 @patch
 def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
@@ -2290,8 +2322,11 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
             out.rest = recv.rest if recv.colinfo else replace(recv, pending=None, colinfo=None, cols=None, rest=None)
         return out
     if m == 'assign':  # each new column is evaluated on the frame as it stands (a lambda gets the frame)
-        cur, vals = recv, []
+        cur, vals, top = recv, [], self.top_stmt
+        rebinds = isinstance(recv_node, ast.Name) and isinstance(top, ast.Assign) and top.value is n and \
+                  [getattr(t, 'id', None) for t in top.targets] == [recv_node.id]  # `panel = panel.assign(vol=...)`
         for k in n.keywords:
+            if rebinds and k.arg: self.column_write(recv_node.id, k.arg, _frame_write(k, recv_node.id), loc)
             v = self.ev(k.value)
             if v.func is not None and isinstance(v.func[0], ast.Lambda) and len(v.func[0].args.args) == 1:
                 saved, lam = dict(self.env), v.func[0]

@@ -209,6 +209,7 @@ def applied_filter(self:Analyser, filt, sink=False):
 _EXCLUDED = re.compile(r'\b(?:exclud\w*|dropped|removed|omitted|skipped|not traded)\b', re.I)  # a range printed as left out
 _DATE = re.compile(r'\b\d{4}-\d{2}-\d{2}\b')
 _EVENT = re.compile(r'\b(trough|peak|worst|best|max\w*|min\w*|high\w*|low\w*)\b', re.I)  # a date that marks an event, not a range's end
+_EPISODES = re.compile(r'\b(trough|peak|recover\w*)\b', re.I)  # a table's header naming drawdown episodes: its rows' dates are episodes, not samples
 
 def date_range(line:str) -> bool:
     "Whether a line's two dates are a range ('2008-01-02 to 2020-12-31', 'first position: 2002-08-02 | last day: 2018-12-31'), not two events' dates ('trough 2020-03-19; worst day -0.05 on 2024-08-05')."
@@ -241,8 +242,10 @@ def output_checks(self:Analyser):
     for ci, (_, out) in enumerate(self.cells):
         rows = [(line, [d for d in map(as_date, re.findall(r'\b(\d{4}-\d{2}-\d{2})\b', line)) if d] if date_range(line) else []) for line in out.splitlines()]
         folds = fold_rows([ds for _, ds in rows if len(ds) == 2])
+        head = ''  # the last line without a date: the header of the table a row belongs to
         for line, ds in rows:
-            if len(ds) != 2 or (ds[1] - ds[0]).days < 365 or self.stated(*ds, days=31) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue  # a printed
+            if line.strip() and not _DATE.search(line): head = line
+            if len(ds) != 2 or _EPISODES.search(head) or (ds[1] - ds[0]).days < 365 or self.stated(*ds, days=31) or year_columns(*ds) or _EXCLUDED.search(line) or folds: continue  # a printed
             # range is of sampled dates: weekly or month-end labels ('weeks ending 2011-09-14') sit up to a period past the stated day
             if ho is not None and -7 <= (ds[0] - ho).days <= 35: ds[0] = hs  # an out-of-sample range (from its first month-end): only its end is compared
             if near(ds[1] + timedelta(days=1), ho) or (ho is not None and 0 < (ho - ds[1]).days <= 35 and _IS_COL.search(line)):

@@ -337,6 +337,21 @@ def sql_halved(self:Analyser, at, sel):
                       f'the traded amount `{name}` is halved before a cost per unit traded is charged on it: '
                       'half of the trading is free')
 
+# %% ../../nbs/14_critic_sql.ipynb #2f9fb1a4
+@patch
+def sql_held_rows(self:Analyser, at, sel):
+    "Position changes (`w - LAG(w)`) in a SELECT whose `WHERE` keeps only rows holding a position (`w <> 0`), with a cost charged in the notebook."
+    where = sel.args.get('where')
+    if where is None: return
+    held = {c.this.name: c for c in _conjuncts(where.this) if isinstance(c, exp.NEQ) and isinstance(c.this, exp.Column) and _number(c.expression) == 0}
+    lagged = [w.this.this.name for e in sel.expressions for w in e.find_all(exp.Window)
+              if isinstance(w.this, (exp.Lag, exp.Lead)) and isinstance(w.this.this, exp.Column)]
+    hit = next((held[n] for n in lagged if n in held), None)
+    code = '\n'.join(src for src, _ in self.cells)
+    if hit is not None and any(_COST_N.search(l) and not l.strip().startswith('#') for l in code.splitlines()):
+        self.find('cost_omission', 2, sql_loc(at, hit), f'`{hit.sql()}` keeps only the rows that hold a position, and `WHERE` runs before '
+                  f'the `LAG` of `{hit.this.name}`: a position closed to zero never trades, so its cost is never charged')
+
 # %% ../../nbs/14_critic_sql.ipynb #5bed497d
 _FULL_OR_TEST = re.compile(r'^(all|full|whole|total|entire|oos|test|out|out[-_ ]of[-_ ]sample|holdout)', re.I)
 
@@ -360,4 +375,5 @@ def sql_select_checks(self:Analyser, at:tuple, sel:exp.Select, sc:Scope, windows
     self.sql_lookahead(at, sel, sc, windows)
     self.sql_where(at, sel, sc)
     self.sql_halved(at, sel)
+    self.sql_held_rows(at, sel)
     self.sql_pick(at, sel)
