@@ -323,6 +323,7 @@ def cost_checks(self:Analyser):
     self.cost_table_gaps()
     self.bps_units()
     self.cost_aggregation()
+    self.halved_traded()
     if self.cost_zero and not self.cost_nonzero:
         for loc in self.cost_zero:
             self.find('cost_omission', 1, loc, 'the transaction cost is set to zero: every reported return is gross')
@@ -341,3 +342,31 @@ def cost_checks(self:Analyser):
                 for loc, _ in xs:
                     self.find('cost_omission', 1, loc, f'the {per.replace("is", "in-sample").replace("oos", "out-of-sample")} statistic is computed on '
                               'returns without the cost term that the notebook applies elsewhere')
+
+# %% ../../nbs/14_critic_costs.ipynb #4193bac0
+_ONE_WAY = re.compile(r'(?i)one[- ]way|single[- ]counted|half[- ]turnover|(buys|sales) only')
+
+def _halved_traded(v) -> bool:
+    "`x.diff().abs().sum(axis=1) / 2`, `0.5 * ...`, `... * 0.5`: summed absolute changes of a position, halved."
+    if not isinstance(v, ast.BinOp): return False
+    half = lambda x: isinstance(x, ast.Constant) and x.value == 0.5
+    if isinstance(v.op, ast.Div) and isinstance(v.right, ast.Constant) and v.right.value == 2: t = v.left
+    elif isinstance(v.op, ast.Mult) and (half(v.left) or half(v.right)): t = v.right if half(v.left) else v.left
+    else: return False
+    calls = {getattr(c.func, 'attr', None) or getattr(c.func, 'id', None) for c in ast.walk(t) if isinstance(c, ast.Call)}
+    return {'abs', 'sum', 'diff'} <= calls
+
+@patch
+def halved_traded(self:Analyser):
+    "A traded amount bound to a name halved, and the name then charged a cost on some line: half the trading pays nothing."
+    h = self.hyp
+    if h is not None and _ONE_WAY.search(f'{h.dependent_variable} {h.sample.description or ""}'): return
+    code = [l for src, _ in self.cells for l in src.splitlines() if not l.strip().startswith('#')]
+    for ci, tree in self.trees.items():
+        for s in ast.walk(tree):
+            if not (isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) and _halved_traded(s.value)): continue
+            name = s.targets[0].id
+            used = re.compile(rf'(?<![\w.]){re.escape(name)}\b')
+            if any(used.search(l) and _COST_N.search(l) and not re.match(rf'\s*{re.escape(name)}\s*=', l) for l in code):
+                self.find('cost_omission', 2, (ci, s.lineno), f'the traded amount `{name}` is halved before a cost per unit traded is '
+                          'charged on it: half of the trading is free')

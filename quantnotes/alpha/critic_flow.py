@@ -339,6 +339,7 @@ class Analyser:
         self.tvars = set()  # names bound by `for t in range(...)` loops and comprehensions: time indices
         self.tvar_shift = {}  # a time index that is the pass's row plus k (`i = px.index.get_loc(d) + 1`): {name: k}
         self.date_vars = set()  # names bound to one date of an index by a loop or comprehension (`for d in px.index`)
+        self.bucket_vars = {}  # names bound to each distinct value of an array in turn (`for y in np.unique(yrs)`): the array's name
         self.conds = []  # the dated tests of the `if`s a loop's statement sits in: what it writes depends on them
         self.writing = set()  # the variables the statement being read assigns to (`out[i] = a * x[i] + b * out[i - 1]`)
         self.loop_body = None  # the statements of the innermost `for` being read: what feeds back into its own tests
@@ -658,6 +659,7 @@ def ev_comp(self:Analyser, n, elts, keys=()):
         it = self.ev(g.iter)
         self.bind(g.target, (isinstance(g.target, ast.Tuple) and self.unpacked(g.iter)) or _element(it))
         if it.index == 'index' and isinstance(g.target, ast.Name): self.date_vars.add(g.target.id)  # one date per pass
+        if isinstance(g.target, ast.Name) and (src := _uniques_of(g.iter)): self.bucket_vars[g.target.id] = src  # each value in turn
         new |= self.time_var(g.iter, g.target) - self.tvars
         for nm in new: self.tvar_shift.pop(nm, None)
         for c in g.ifs: self.ev(c)
@@ -787,6 +789,20 @@ def _weekday(n) -> bool:
     return isinstance(n, ast.Attribute) and n.attr in ('day_of_week', 'dayofweek', 'weekday')
 
 # %% ../../nbs/14_critic.ipynb #bdcef56c
+def _uniques_of(it) -> str|None:
+    "The array whose distinct values a loop runs over (`np.unique(yrs)`, `set(yrs)`, `sorted(set(yrs))`, `yrs.unique()`, `pd.unique(yrs)`), else None."
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == 'sorted' and it.args: it = it.args[0]
+    if not isinstance(it, ast.Call): return None
+    f = it.func
+    if isinstance(f, ast.Attribute) and f.attr == 'unique' and not it.args: return _root(f.value)  # `yrs.unique()`
+    if (isinstance(f, ast.Attribute) and f.attr == 'unique' or isinstance(f, ast.Name) and f.id == 'set') and len(it.args) == 1:
+        return _root(it.args[0])
+    return None
+
+def _bucket_cmp(a, b, buckets:dict) -> bool:
+    "`yrs == y` (or `y == yrs`) with `y` bound to each distinct value of `yrs` in turn."
+    return any(isinstance(v, ast.Name) and buckets.get(v.id) is not None and buckets[v.id] == _root(x) for x, v in ((a, b), (b, a)))
+
 def _length(e) -> bool:
     "The length of the data (`len(x)`, `x.shape[0]`, `x.size`, give or take a constant): what a row number is checked against."
     if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)) and isinstance(e.right, ast.Constant): e = e.left
@@ -816,6 +832,8 @@ def ev_Compare(self:Analyser, n):
         flip = {'Lt': 'Gt', 'LtE': 'GtE', 'Gt': 'Lt', 'GtE': 'LtE'}.get(opn, opn)
         i.mask = dict(kind='date', conds=[(flip, as_date(left.const), r.index, left.const)], neg=False); i.lead = None
     elif opn == 'Eq' and _weekday(n.left): i.lead = None  # one weekday kept: a weekly sampling, not a regime
+    elif opn == 'Eq' and _bucket_cmp(n.left, n.comparators[0], self.bucket_vars): i.lead = None  # `yrs == y` for each `y` in
+    # `np.unique(yrs)`: one bucket of a breakdown by every value in turn, not a regime
     elif opn in ('Eq', 'NotEq') and r.const == 0 and r.const is not False: pass  # `side == 0`, `score != 0`: where a signal is flat or not, not a regime
     elif any(_length(x) for x in (n.left, *n.comparators)): pass  # `t + h < len(dates)`: a bounds check, not a regime
     elif any(isinstance(x, ast.Name) and x.id in self.row_arrays for x in (n.left, *n.comparators)): pass  # row numbers against a
@@ -1450,6 +1468,7 @@ def ex_For(self:Analyser, s):
     if isinstance(s.target, ast.Tuple): el = self.unpacked(s.iter) or replace(el, items=None)
     self.bind(s.target, replace(el, const=None))
     if it.index == 'index' and isinstance(s.target, ast.Name): self.date_vars.add(s.target.id)  # one date per pass
+    if isinstance(s.target, ast.Name) and (src := _uniques_of(s.iter)): self.bucket_vars[s.target.id] = src  # each value in turn
     if isinstance(s.iter, ast.Call) and getattr(s.iter.func, 'id', None) == 'enumerate' and s.iter.args and isinstance(s.target, ast.Tuple) \
             and len(s.target.elts) == 2 and isinstance(s.target.elts[1], ast.Name) and self.ev(s.iter.args[0]).index == 'index':
         self.date_vars.add(s.target.elts[1].id)  # `for i, t in enumerate(months)`: the pass's date beside its row
@@ -2356,6 +2375,7 @@ def _m_frame(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None:
     if m in ('items', 'values', 'keys'): return replace(recv, pending=None, const=None, items=None)
 
 # %% ../../nbs/14_critic.ipynb #4eab269a
+_KEEP_COL = {'astype', 'dropna', 'fillna', 'round', 'copy', 'to_numpy', 'squeeze'}  # calls that keep a results column what it is
 _PERIOD_COL = re.compile(r'(?i)(^|[_\W])(oos|out|test|full|all|whole|total)([_\W]|$)')
 _DATE_KEYS = re.compile(r'(?i)date|time|month|period')  # sorting by these keys orders rows in time: no pick
 _IS_COL = re.compile(r'(?i)(^|[_\W])(is|ins|insample|in|train|training|estimation|dev|development|calibration|validation)([_\W]|$)|in[_\- ]?sample')
@@ -2377,7 +2397,10 @@ def _m_select(self:Analyser, n, m, recv:Info, recv_node, loc, arg0) -> Info|None
         k = self.const_of(n.args[0] if n.args else self.kw(n, 'n')) if m in ('nlargest', 'nsmallest') else None
         several = isinstance(k, int) and not isinstance(k, bool) and k > 1  # `dd.nsmallest(5, "depth")`: a table of the worst five, no pick
         if not several and ((m == 'sort_values' and not (self.in_print or self.shown and self.depth == 0)) or (m != 'sort_values' and ax not in (1, 'columns'))):  # sorted to be shown: no pick
-            sl = recv_node.slice if isinstance(recv_node, ast.Subscript) else None
+            col_node = recv_node
+            while isinstance(col_node, ast.Call) and isinstance(col_node.func, ast.Attribute) and col_node.func.attr in _KEEP_COL:
+                col_node = col_node.func.value  # `grid.loc[K, "IR IS"].astype(float)`: still that column
+            sl = col_node.slice if isinstance(col_node, ast.Subscript) else None
             if isinstance(sl, ast.Tuple) and sl.elts: sl = sl.elts[-1]  # `grid.loc[K_GRID, "IR 2001-2012"]`: the column
             key = self.const_of(sl) if sl is not None else None
             named = key if key is not None else _root(recv_node)  # `is_ir.idxmax()`, `train.apply(ir).idxmax()`: named for its period
