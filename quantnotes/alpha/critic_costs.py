@@ -6,7 +6,7 @@
 from __future__ import annotations
 import ast, re
 from fastcore.basics import patch
-from .critic_flow import Analyser, Info, merge, _COST_N
+from .critic_flow import Analyser, Info, merge, charged, _COST_N
 
 # %% auto #0
 __all__ = ['subtracts_cost']
@@ -361,12 +361,10 @@ def halved_traded(self:Analyser):
     "A traded amount bound to a name halved, and the name then charged a cost on some line: half the trading pays nothing."
     h = self.hyp
     if h is not None and _ONE_WAY.search(f'{h.dependent_variable} {h.sample.description or ""}'): return
-    code = [l for src, _ in self.cells for l in src.splitlines() if not l.strip().startswith('#')]
     for ci, tree in self.trees.items():
         for s in ast.walk(tree):
             if not (isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) and _halved_traded(s.value)): continue
             name = s.targets[0].id
-            used = re.compile(rf'(?<![\w.]){re.escape(name)}\b')
-            if any(used.search(l) and _COST_N.search(l) and not re.match(rf'\s*{re.escape(name)}\s*=', l) for l in code):
+            if charged(self.cells, name):
                 self.find('cost_omission', 2, (ci, s.lineno), f'the traded amount `{name}` is halved before a cost per unit traded is '
                           'charged on it: half of the trading is free')

@@ -18,8 +18,8 @@ from .log import Finding, Hypothesis, Sample, LLMCall, DEFECT_CLASSES
 # %% auto #0
 __all__ = ['INF', 'Info', 'merge', 'as_date', 'written_dates', 'stated_ranges', 'after_dates', 'stated_warmup',
            'stated_presample_warmup', 'stated_first_trades', 'stated_first_trade', 'stand_in_split', 'whole_sample',
-           'period_end', 'Month', 'month_of', 'last_day', 'date_role', 'cell_texts', 'Analyser', 'trace', 'month_stamp',
-           'analyse']
+           'period_end', 'Month', 'month_of', 'last_day', 'charged', 'date_role', 'cell_texts', 'Analyser', 'trace',
+           'month_stamp', 'analyse']
 
 # %% ../../nbs/14_critic.ipynb #53521299
 INF = math.inf
@@ -252,6 +252,15 @@ _STAT_FN = re.compile(r'(sharpe|(^|_)ir($|_)|info|ratio|perf|stat|metric|summar|
 def _opaque(i) -> bool:
     "A SQL query's rows, of no kind the analyser knows: their columns were made in the query (`critic_sql` reads it)."
     return i.sql and not i.lead and not (i.ret or i.pnl or i.stat or i.cost or i.turnover or i.count or i.clock)
+
+def charged(cells:list, # the notebook's (source, output) pairs
+            name:str|None=None, # an amount's name; None: any cost at all
+           ) -> bool:
+    "Whether a line of code (not a comment) names a cost, and `name` too when given (other than a line that binds `name`)."
+    used = re.compile(rf'\b{re.escape(name)}\b') if name else None
+    binds = re.compile(rf'\s*{re.escape(name)}\s*=(?!=)') if name else None
+    return any(_COST_N.search(l) and (used is None or (used.search(l) and not binds.match(l)))
+               for src, _ in cells for l in src.splitlines() if not l.strip().startswith('#'))
 
 def _stat_fn(fn) -> bool:
     "A user function that computes a performance statistic: named so (`ann_ir`, `sharpe`) or marked by its body."

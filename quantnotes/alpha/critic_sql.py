@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import sqlglot
 from sqlglot import exp
 from fastcore.basics import patch
-from .critic_flow import Analyser, as_date, _COST_N
+from .critic_flow import Analyser, as_date, charged
 
 # %% auto #0
 __all__ = ['Col', 'Scope', 'timing', 'sql_loc']
@@ -331,8 +331,7 @@ def sql_halved(self:Analyser, at, sel):
         d = e.this if isinstance(e, exp.Alias) else e
         if not (isinstance(d, exp.Div) and _number(d.expression) == 2 and d.this.find(exp.Abs) is not None): continue
         name = e.alias_or_name
-        code = '\n'.join(src for src, _ in self.cells)
-        if any(re.search(rf'\b{re.escape(name)}\b', l) and _COST_N.search(l) and not l.strip().startswith('#') for l in code.splitlines()):
+        if charged(self.cells, name):
             self.find('cost_omission', 2, sql_loc(at, d),
                       f'the traded amount `{name}` is halved before a cost per unit traded is charged on it: '
                       'half of the trading is free')
@@ -347,8 +346,7 @@ def sql_held_rows(self:Analyser, at, sel):
     lagged = [w.this.this.name for e in sel.expressions for w in e.find_all(exp.Window)
               if isinstance(w.this, (exp.Lag, exp.Lead)) and isinstance(w.this.this, exp.Column)]
     hit = next((held[n] for n in lagged if n in held), None)
-    code = '\n'.join(src for src, _ in self.cells)
-    if hit is not None and any(_COST_N.search(l) and not l.strip().startswith('#') for l in code.splitlines()):
+    if hit is not None and charged(self.cells):
         self.find('cost_omission', 2, sql_loc(at, hit), f'`{hit.sql()}` keeps only the rows that hold a position, and `WHERE` runs before '
                   f'the `LAG` of `{hit.this.name}`: a position closed to zero never trades, so its cost is never charged')
 
