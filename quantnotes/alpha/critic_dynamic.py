@@ -157,14 +157,28 @@ def _perturb_frame(df):
             df.iloc[:, j] = col
     return df
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #6b09803f
+_ISO_DAY = re.compile(r'\d{4}-\d{2}-\d{2}')
+
+def _date_col(s:pd.Series):
+    """The dates of a column read from a file, as a (wall-clock) date index: a datetime column, or text that is ISO dates
+    (`2024-12-31`, the way the ECB file and most CSVs write them, read without `parse_dates`); else None."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype): return _wall(pd.DatetimeIndex(s))
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)) or not len(s): return None
+    head = s.dropna().head(5)
+    if not len(head) or not all(isinstance(v, str) and _ISO_DAY.fullmatch(v.strip()[:10]) for v in head): return None
+    d = pd.to_datetime(s, errors='coerce', format='ISO8601')
+    return _wall(pd.DatetimeIndex(d)) if d.notna().mean() > 0.95 else None
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #f2b7d4e1
 def _perturb_read(r):
     "A frame a pandas reader returned, with noise on the float values dated on or after the cut (look-ahead runs only)."
     if _S is None or not _S.mode.get('perturb_after') or not isinstance(r, pd.DataFrame): return r
     if isinstance(r.index, pd.DatetimeIndex): return _perturb_frame(r)
-    for c in r.columns:  # dates in a column: perturb by that column
-        if pd.api.types.is_datetime64_any_dtype(r[c].dtype):
-            dc = _wall(pd.DatetimeIndex(r[c])); k = _period_months(dc.unique().sort_values())
+    for c in r.columns:  # dates in a column (parsed, or ISO strings such as the ECB file's `Date`): perturb by that column
+        dc = _date_col(r[c])
+        if dc is not None:
+            k = _period_months(dc.unique().sort_values())
             m = np.asarray((dc + pd.DateOffset(months=k) if k else dc) >= pd.Timestamp(_S.mode['perturb_after']))
             r2 = r.copy()
             for cc in r.columns:
@@ -254,12 +268,21 @@ def _probe_std(std):
     return f
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #1bf71f83
+def _date_list(v):
+    "A list or tuple of two or more `datetime.date`s (or datetimes, Timestamps) as a date index; else None."
+    import datetime as _dt
+    if not isinstance(v, (list, tuple)) or len(v) < 2 or not isinstance(v[0], _dt.date): return None
+    if not all(isinstance(x, _dt.date) for x in v): return None
+    try: return pd.DatetimeIndex(pd.to_datetime(list(v)))
+    except Exception: return None
+
 def _date_vector(n:int):
-    "The dates of a length-`n` array: a date index, datetime64 array or dated object's index of that length in the namespace."
+    "The dates of a length-`n` array: a date index, datetime64 array, list of dates or dated object's index of that length in the namespace."
     if n in _S.dvec: return _S.dvec[n]
     items = [(k, v) for k, v in list(_S.ns.items()) if not k.startswith('_')]
     hit = next((v if isinstance(v, pd.DatetimeIndex) else pd.DatetimeIndex(v) for k, v in items
                 if (isinstance(v, pd.DatetimeIndex) or isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M') and len(v) == n), None)
+    if hit is None: hit = next((d for k, v in items if isinstance(v, (list, tuple)) and len(v) == n and (d := _date_list(v)) is not None), None)
     if hit is None: hit = next((v.index for k, v in items if _dated(v) and len(v) == n), None)
     if hit is not None and not (hit.is_monotonic_increasing and hit.is_unique): hit = None
     _S.dvec[n] = hit
@@ -383,12 +406,20 @@ def _qn_set(obj, key, value):
     obj[key] = value
 
 def _qn_get(obj, key):
-    "`obj[key]`: a dict read is traced; a 1-d array picked by a boolean mask remembers the mask (the dates of its rows)."
+    """`obj[key]`: a dict read is traced; a 1-d array picked by a boolean mask, or a slice of 20 rows or more
+    (`net[i0:i1]`, with integer bounds), remembers which rows it kept (the dates of its rows)."""
     if _S is not None and _S.mode.get('trace') and isinstance(key, str) and isinstance(obj, dict): _read(key)
     r = obj[key]
     if _S is not None and isinstance(obj, np.ndarray) and obj.ndim == 1 and isinstance(r, np.ndarray):
         k = key.to_numpy() if isinstance(key, pd.Series) else key
+        if isinstance(k, slice) and len(r) >= 20: k = np.zeros(len(obj), bool); k[key] = True
+        elif isinstance(k, np.ndarray) and k.ndim == 1 and k.dtype.kind in 'iu' and len(k) >= 20 and (np.diff(k) > 0).all() \
+                and 0 <= k[0] and k[-1] < len(obj):  # rows picked by their positions, in order (`net[months_used]`)
+            k, kk = np.zeros(len(obj), bool), k; k[kk] = True
         if isinstance(k, np.ndarray) and k.dtype == bool and k.shape == obj.shape:
+            up = _S.picked.get(id(obj))
+            if up is not None and up[0] is obj:  # a pick of a pick (`net[lo:hi][mask]`): the rows of the first array it kept
+                full = up[1].copy(); full[np.flatnonzero(up[1])[~k]] = False; k = full
             _S.picked[id(r)] = (r, k)
             if len(_S.picked) > 512: del _S.picked[next(iter(_S.picked))]
     return r
@@ -445,7 +476,11 @@ class _Trace(ast.NodeTransformer):
         return node
     def visit_Subscript(self, node):
         self.generic_visit(node)
-        if isinstance(node.ctx, ast.Load) and not isinstance(node.slice, (ast.Slice, ast.Tuple)):
+        if isinstance(node.ctx, ast.Load) and isinstance(node.slice, ast.Slice):  # `x[a:b]` is `x[slice(a, b)]`
+            s = node.slice; none = lambda v: v if v is not None else ast.Constant(None)
+            k = ast.Call(ast.Name('slice', ast.Load()), [none(s.lower), none(s.upper), none(s.step)], [])
+            return ast.copy_location(ast.Call(ast.Name('_qn_get', ast.Load()), [node.value, k], []), node)
+        if isinstance(node.ctx, ast.Load) and not isinstance(node.slice, ast.Tuple):
             return ast.copy_location(ast.Call(ast.Name('_qn_get', ast.Load()), [node.value, node.slice], []), node)
         return node
     def visit_Call(self, node):
@@ -547,6 +582,23 @@ def _long_views(k:str, v) -> dict:
         return {f'{k}.{c}': w[c] for c in num}
     except Exception: return {}
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #1cb8fe5c
+def _picks(ns:dict) -> dict:
+    """Whole numbers in the namespace that are members of a small grid of whole numbers also held there (a list, tuple,
+    range or 1-d array of 2 to 50 distinct values: `h_star = int(grid[np.argmax(res[:, 0])])`): what the notebook picked
+    from a grid it built at run time, which `find_knobs` cannot read from a literal. Two runs that picked differently hold
+    different books."""
+    isint = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    grids = []
+    for k, v in ns.items():
+        if k.startswith('_') or isinstance(v, (str, bytes, dict)): continue
+        try:
+            if isinstance(v, np.ndarray) and (v.ndim != 1 or v.dtype.kind not in 'iu'): continue
+            if isinstance(v, (list, tuple, range, np.ndarray)) and 2 <= len(v) <= 50 and all(isint(x) for x in v) and len(set(v)) == len(v):
+                grids.append({int(x) for x in v})
+        except Exception: pass
+    return {k: int(v) for k, v in ns.items() if not k.startswith('_') and isint(v) and any(int(v) in g for g in grids)} if grids else {}
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #f6c673e4
 def _live(x):
     "[first day, first day holding a non-zero number] of a dated series or frame: where its P&L (or position) starts."
@@ -581,6 +633,7 @@ def _calendar(v):
             if col is not None: return _wall(pd.DatetimeIndex(v[col].dropna().unique())).sort_values()
         if isinstance(v, pd.DatetimeIndex) and len(v): return _wall(v.dropna())
         if isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind == 'M' and len(v): return pd.DatetimeIndex(v).dropna()
+        if (d := _date_list(v)) is not None: return d
     except Exception: pass
     return None
 
@@ -658,6 +711,7 @@ def run(spec, mode):
     out['calendars'] = {k: _days(c[c >= t0c]) for k, v in ns.items() if not k.startswith('_') and (c := _calendar(v)) is not None and len(c) < 40000}
     out['live'] = {k: _live(v) for k, v in dated.items() if len(v) < 40000}
     out['stds'] = _S.stds
+    out['picks'] = _picks(ns)
     out['events'] = _S.events
     out['seconds'] = round(time.perf_counter() - t0, 3)
     _S = None
@@ -1011,6 +1065,8 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     at = int(Pb.index.searchsorted(cut))
     if at >= len(Pb) or not same(Rb[Rb.index < cut], Rl[Rl.index < cut]): return None
     z = _trade_z(Pb, Rb)
+    if same(Pb, Pl) and same(Rb, Rl):  # nothing the data could move moved (simulated data): which frame is the book is a guess,
+        z = min(z, _trade_z(Rb, Pb))  # and a book held from the row before (`held = lev * w[:-1]`) moves with the day only in the wrong roles
     daily = len(Pb) > 2 and np.median(np.diff(Pb.index.values.astype('datetime64[D]').astype(np.int64))) <= 4
     if (not daily or same(Pb.iloc[at], Pl.iloc[at])) and not z > 5: return None  # a monthly row after the cut may use a month known at it
     return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1), moved=bool(daily and not same(Pb.iloc[at], Pl.iloc[at])))
@@ -1307,6 +1363,26 @@ def _at_exclusion(d:int, # a series' first or last day (days since 1970-01-01)
     return any(0 < lo - d <= tol for lo, _ in written) if end else any(0 < d - hi <= tol for _, hi in written)
 
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #fa077678
+def _warm_before(live:dict, s0:int, month:int=35) -> bool:
+    """Whether every series the notebook made from the data with a warm-up (its first number later than its first date:
+    positions, signals, P&L) already held a number more than a month before the sample starts. The lookbacks were
+    then filled before the sample, and a late start cannot be theirs."""
+    made = [v[1] for v in live.values() if v and v[1] > v[0] + 10]
+    return bool(made) and max(made) < s0 - month
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #60a7c47a
+def _tightest(days:np.ndarray, s:set, calendars:dict, step:float|None=None):
+    "The calendar with the fewest dates in the series' span that holds 99% of its dates (and, given `step`, has that step); else None."
+    lo, hi, best = days[0], days[-1], None
+    for cal in calendars.values():
+        c = np.asarray(cal); c = c[(c >= lo) & (c <= hi)]
+        if len(c) <= len(days): continue
+        if step is not None and abs(np.median(np.diff(c)) - step) > 0.2 * step: continue  # a calendar of another frequency
+        if len(s - set(c.tolist())) > 0.01 * len(s): continue
+        if best is None or len(c) < len(best): best = c
+    return best
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #1455ead7
 def _origin(base, rec, missing=None, end=None):
     "The first cell that made a dated object with the reported series' holes (`missing` days) or its drifted end."
@@ -1321,22 +1397,22 @@ def _origin(base, rec, missing=None, end=None):
     return rec['cell'], None
 
 def _holes(days:np.ndarray, calendars:dict) -> tuple:
-    "(missing dates inside the span, expected dates) against the tightest larger calendar that covers the series."
+    """(missing dates inside the span, expected dates) against the tightest larger calendar that covers the series (for a
+    weekly or monthly series, a calendar of its own step: `months = [date(1999 + m // 12, m % 12 + 1, 1) ...]`)."""
     s = set(days.tolist()); lo, hi = days[0], days[-1]
     step = np.median(np.diff(days)) if len(days) > 2 else 1
+    best = _tightest(days, s, calendars, step) if step > 5 else None
+    if step > 5 and best is not None:
+        miss = np.isin(best, days, invert=True)
+        run = np.diff(np.flatnonzero(np.diff(np.r_[0, miss.astype(int), 0])))[::2].max() if miss.any() else 0
+        return int(miss.sum()), len(best), int(run), best[miss]
     if step > 5:  # monthly or weekly: holes are gaps much longer than the usual step
         gaps = np.diff(days); big = gaps > 2.5 * step
         m = int(np.round(gaps[big] / step - 1).sum())
         miss = np.concatenate([np.linspace(a, b, int(round((b - a) / step)) + 1)[1:-1].round().astype(int)  # the rows a gap lacks
                                for a, b in zip(days[:-1][big], days[1:][big])]) if big.any() else np.array([], dtype=int)
         return m, len(days) + m, m, miss
-    best = None
-    for cal in calendars.values():
-        c = np.asarray(cal); c = c[(c >= lo) & (c <= hi)]
-        if len(c) <= len(days): continue
-        cs = set(c.tolist())
-        if len(s - cs) > 0.01 * len(s): continue
-        if best is None or len(c) < len(best): best = c
+    best = _tightest(days, s, calendars)
     if best is None: return 0, len(days), 0, None
     miss = np.isin(best, days, invert=True)
     run = np.diff(np.flatnonzero(np.diff(np.r_[0, miss.astype(int), 0])))[::2].max() if miss.any() else 0
@@ -1429,8 +1505,8 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     """Reported series (those whose standard deviation the notebook takes) with holes inside the sample or other ends.
     A start later than the sample's by up to `warm_days` (the warm-up of the longest lookback in the code) is no drift;
     a start where the description says in words that trading or evaluation starts (`positions start in early 2008`) is no drift;
-    a description that puts the warm-up in the years before the sample (`1999-2003 only warm up the signals`) leaves the
-    lookbacks no part of it; a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
+    a description that puts the warm-up in the years before the sample (`1999-2003 only warm up the signals`), or
+    positions and P&L that already held numbers a month before it (`_warm_before`), leave the lookbacks no part of it; a hole that begins and ends at dates the sample's description writes out (a stated exclusion) is no regime pick, and a
     series that stops where a stated exclusion begins or starts where one ends is a piece of the sample, no drift."""
     base = res['base']; out, seen = [], set()
     lookbacks = _lookbacks(cells)
@@ -1439,6 +1515,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     part = min(day(o) - day(s0), day(s1) - day(o)) or day(s1) - day(s0)  # the shorter of the in-sample and out-of-sample parts (the whole, with no split)
     stated = stated_warmup(sample.description or '', s0.date())  # calendar days of warm-up the hypothesis states (then a month for the first month-end rebalance after it)
     before = stated_presample_warmup(sample.description or '', s0.date())  # the lookbacks fill in years before the sample: none of it is theirs
+    before = before or _warm_before(base.get('live') or {}, day(s0))  # or the code's own positions and P&L already held numbers then
     trades = [(day(pd.Timestamp(t)), sl) for t, sl in stated_first_trades(sample.description or '', s0.date(), o.date())]  # `positions start in early 2008`
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
@@ -1581,7 +1658,9 @@ def _repicked(base, other) -> bool:
     can change which lookback wins, and the P&L of the two runs then differs by more than the cost."""
     picks = lambda run: {(c['cell'], k): v for c in run.get('cells', []) for k, v in (c.get('choice') or {}).items()}
     pb, po = picks(base), picks(other)
-    return any(k in po and po[k] != v for k, v in pb.items())
+    if any(k in po and po[k] != v for k, v in pb.items()): return True
+    kb, ko = base.get('picks') or {}, other.get('picks') or {}  # a whole number picked from a grid held at run time
+    return any(k in ko and ko[k] != v for k, v in kb.items())
 
 def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
@@ -1650,9 +1729,15 @@ def _names(cells:dict, cell:int, line:int, key:str) -> bool:
     return 0 < line <= len(lines) and bool(re.search(rf"""(['"]){re.escape(key)}\1""", lines[line - 1]))
 
 def collision_findings(res, cells) -> list:
-    "A column or key written where an earlier, different definition of the same name was never read."
+    """A column or key written where an earlier, different definition of the same name was never read. A line that
+    writes again the key it wrote last (a loop updating its state) is no collision, unless the line names several keys
+    in a short loop (`features[f"rev_{L // 252}y"] = ...` over four lookbacks): then two of its features share a name."""
     ev = res['base'].get('events') or []
     last_w, read_since, out, seen = {}, {}, [], set()
+    per_line = {}
+    for e in ev:
+        if e[0] == 'w': per_line.setdefault((e[4], e[5]), []).append(e[1])
+    namer = {at for at, ks in per_line.items() if len(set(ks)) >= 2 and len(ks) <= 20}
     for e in ev:
         if e[0] == 'r': read_since[e[1]] = True; continue
         if e[0] == 'dup':  # one dict built with the same key twice: the earlier value is dropped unread
@@ -1667,7 +1752,7 @@ def collision_findings(res, cells) -> list:
         _, key, _, existed, cell, line, *site = e
         if site and site[0] is not None and site[0][0] in cells and _names(cells, *site[0], key): cell, line = site[0]  # a helper writing the key its caller names
         prev = last_w.get(key)
-        if existed and prev is not None and prev != (cell, line) and not read_since.get(key, False) and (key, cell) not in seen:
+        if existed and prev is not None and (prev != (cell, line) or (cell, line) in namer) and not read_since.get(key, False) and (key, cell) not in seen:
             seen.add((key, cell))
             lines = cells[cell].splitlines()
             q = lines[line - 1] if 0 < line <= len(lines) and lines[line - 1].strip() else _line(cells, cell, name=key)
