@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #fcfb1db9
 from __future__ import annotations
-import ast, contextlib, functools, io, json, keyword, os, re, sys, tempfile, time, warnings
+import ast, contextlib, datetime, functools, io, json, keyword, os, re, sys, tempfile, time, warnings
 from pathlib import Path
 from types import SimpleNamespace
 import nbformat
@@ -270,9 +270,8 @@ def _probe_std(std):
 # %% ../../nbs/14a_critic_dynamic.ipynb #1bf71f83
 def _date_list(v):
     "A list or tuple of two or more `datetime.date`s (or datetimes, Timestamps) as a date index; else None."
-    import datetime as _dt
-    if not isinstance(v, (list, tuple)) or len(v) < 2 or not isinstance(v[0], _dt.date): return None
-    if not all(isinstance(x, _dt.date) for x in v): return None
+    if not isinstance(v, (list, tuple)) or len(v) < 2 or not isinstance(v[0], datetime.date): return None
+    if not all(isinstance(x, datetime.date) for x in v): return None
     try: return pd.DatetimeIndex(pd.to_datetime(list(v)))
     except Exception: return None
 
