@@ -121,6 +121,7 @@ class _State:
         self.stds, self.events, self.seq, self.nev = [], [], 0, {}  # nev: events traced per key (see `_EV_CAP`)
         self.cell, self.ns, self.picked, self.dvec = None, {}, {}, {}
         self.returned = {}  # '<Class.method>': the last dated frame a function of the notebook returned
+        self.coldates = {}  # id of a column read from a frame with a date column: (the column, its dates), see `_col_dates`
         self.rng = np.random.default_rng(20261130)
 
 _S = None  # the state of the run in progress (None outside a run: the probes then do nothing)
@@ -263,6 +264,10 @@ def _probe_std(std):
             if _S is not None and cell is not None and ax in (0, 'index', None) and _dated(self) and len(self) >= 20 and not wide \
                     and not _in_summary():
                 _record_std(self, cell, line)
+            elif _S is not None and cell is not None and isinstance(self, pd.Series) and (hit := _S.coldates.get(id(self))) is not None \
+                    and hit[0] is self and not _in_summary():  # a column of a report dated by its date column
+                v = self.to_numpy(dtype=float); ok = np.isfinite(v)
+                _keep(hit[1][ok], v[ok], False, cell, line)
         except Exception: pass
         return r
     return f
@@ -311,13 +316,27 @@ def _qn_std(obj, name, *a, **k):
         except Exception: pass
     return r
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #b661ef99
+def _col_dates(df, r):
+    """Note the dates of `r`, a float column of 20 rows or more read from `df`, when `r` has no date index and `df` holds
+    one row per date in its first datetime column (unique, increasing)."""
+    if not isinstance(r, pd.Series) or r.dtype.kind != 'f' or len(r) < 20 or isinstance(r.index, pd.DatetimeIndex) or df.shape[1] > 50: return
+    j = next((j for j, t in enumerate(df.dtypes) if t.kind == 'M'), None)
+    if j is None: return
+    d = pd.DatetimeIndex(df.iloc[:, j].to_numpy())
+    if not (d.is_unique and d.is_monotonic_increasing): return
+    if len(_S.coldates) > 2000: _S.coldates.clear()  # a loop over many reports: keep memory bounded
+    _S.coldates[id(r)] = (r, d)
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #d9c5e1a4
 def _probe_columns():
     "Column reads (`df[k]`, `df.k`) and `DataFrame.assign` writes, for the feature-name trace."
     ga = pd.DataFrame.__getattr__
     def __getattr__(self, name):
         if _S is not None and not name.startswith('_'): _read(name)
-        return ga(self, name)
+        r = ga(self, name)
+        if _S is not None: _col_dates(self, r)
+        return r
     pd.DataFrame.__getattr__ = __getattr__
     gi = pd.DataFrame.__getitem__
     def __getitem__(self, key):
@@ -326,7 +345,9 @@ def _probe_columns():
             elif isinstance(key, list):
                 for k in key:
                     if isinstance(k, str): _read(k)
-        return gi(self, key)
+        r = gi(self, key)
+        if _S is not None and isinstance(key, str): _col_dates(self, r)
+        return r
     pd.DataFrame.__getitem__ = __getitem__
     asg = pd.DataFrame.assign
     def assign(self, **kw):  # a callable's write is noted once it has run: `assign(w=lambda d: d.w / n)` reads `w` first
@@ -761,9 +782,12 @@ def _cost_fit(base, nocost, ns, knobs, oos):
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
     under = _under(kept, pos, k, a['days'], d) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
+    rate = _rate(d, a, g['vals'], ns[pos], ns) if pos is not None and r2 > 0.999 and np.abs(d).sum() > 0 else None  # per unit traded
+    stated = {n: v for _, n, _ in knobs if (v := _knob_value(ns, n)) is not None}
     if under and _paid_in_full(kept, pos, a['days'], d, [ns.get(n) for _, n, _ in knobs]): under = None  # the book's own trading, at the stated rate
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
-                earner=pos, r2_earner=r2e, credit=None if _active(d, [m[0] for m in moved]) else _credit(d, a, g), leg=leg, scaled=scaled, under=under)
+                earner=pos, r2_earner=r2e, credit=None if _active(d, [m[0] for m in moved]) else _credit(d, a, g), leg=leg, scaled=scaled, under=under,
+                rate=rate, stated=stated)
 
 def _under(ns, book, paid, days, d=None) -> float|None:
     """How many times as much the `book` that earns the returns trades as the frame `paid` whose trading the cost follows
@@ -994,6 +1018,53 @@ def harness_main(spec:dict) -> dict:
         for r in out.get('stds', []): r.pop('vals', None)
     return results
 
+# %% ../../nbs/14a_critic_dynamic.ipynb #7bc39aa6
+def _knob_value(ns:dict, name:str) -> float|None:
+    "The positive number a cost input names in `ns` (`tc`, `opts['cost_bp']`, `cfg.cost`), or None."
+    try: node = ast.parse(name, mode='eval').body
+    except SyntaxError: return None
+    def ev(n):
+        if isinstance(n, ast.Name): return ns.get(n.id)
+        if isinstance(n, ast.Attribute): return getattr(ev(n.value), n.attr, None)
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant):
+            try: return ev(n.value)[n.slice.value]
+            except Exception: return None
+        return None
+    v = ev(node)
+    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    return float(v) if ok and np.isfinite(v) and v > 0 else None
+
+def _rate(d, a, g, P, ns) -> float|None:
+    """What the cost `d` charges per unit traded of the book `P` that earns the gross returns `g`, in the units of `g`: the
+    slope of `d` on P's turnover (lag 0 or 1, R^2 above 0.999) over the slope of `g` on P's P&L against a frame of returns
+    of `ns` (lag 1 or 0, R^2 above 0.99). None when either fit is not that close."""
+    days = pd.DatetimeIndex(np.asarray(a['days']).astype('datetime64[D]'))
+    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    t = P.diff().abs().sum(axis=1)
+    fits = [_r2(t.shift(k).reindex(days).to_numpy(dtype=float)[:, None], np.asarray(d, dtype=float)) for k in (0, 1)]
+    r2, b = max(fits, key=lambda f: f[0])
+    if r2 < 0.999 or b is None: return None
+    best = (0.99, None)
+    for k, R in ns.items():
+        if k.startswith('_') or not isinstance(R, pd.DataFrame) or not _dated(R) or R is P: continue
+        R = R.select_dtypes('number')
+        if R.index.has_duplicates or (R := _on(R, P)) is None: continue
+        for lag in (1, 0):
+            s = pd.Series(np.nansum(P.shift(lag).to_numpy(dtype=float) * R.to_numpy(dtype=float), axis=1), index=P.index)
+            f = _r2(s.reindex(days).to_numpy(dtype=float)[:, None], np.asarray(g, dtype=float))
+            if f[1] is not None and f[0] > best[0]: best = f
+    beta = best[1]
+    return None if beta is None or beta[0] <= 0 else float(b[0] / beta[0])
+
+def _unit(name:str, v:float, line:str='') -> float:
+    """The smallest fraction of notional that the cost input `name = v` can mean: 1e-4 when its name or the `line` that
+    charges it says basis points (`cost_bp`, `COST_BPS`, `/ 1e4`), 1e-2 for percent; else from its size: basis points
+    (or percent) from 0.05 up, percent from 0.005, a fraction below."""
+    n = name.lower()
+    if re.search(r'(?<![a-z])bps?(?![a-z])|bps?$|basis', n) or re.search(r'/\s*(1e\+?0?4|10_?000)(\.0*)?(?![\d.])|\*\s*1e-0?4(?![\d])', line): return 1e-4
+    if re.search(r'pct|percent', n) or re.search(r'/\s*100(\.0*)?(?![\d.])|\*\s*(1e-0?2|0\.01)(?![\d])', line): return 1e-2
+    return 1e-4 if v >= 0.05 else 1e-2 if v >= 0.005 else 1.0
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #6fa5f238
 def _with_returns(fr:dict) -> dict:
     "`fr` and, for each frame of prices in it (positive numbers, lag-1 autocorrelation above 0.98), its returns as `returns of <name>`."
@@ -1067,8 +1138,19 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     if same(Pb, Pl) and same(Rb, Rl):  # nothing the data could move moved (simulated data): which frame is the book is a guess,
         z = min(z, _trade_z(Rb, Pb))  # and a book held from the row before (`held = lev * w[:-1]`) moves with the day only in the wrong roles
     daily = len(Pb) > 2 and np.median(np.diff(Pb.index.values.astype('datetime64[D]').astype(np.int64))) <= 4
+    if _monthly_book(Pb): daily = False  # its trade on the cut's day uses the month just ended, which the run counts as known at the cut
     if (not daily or same(Pb.iloc[at], Pl.iloc[at])) and not z > 5: return None  # a monthly row after the cut may use a month known at it
     return dict(position=P, returns=R, r2=round(r0, 4), r2_lagged=round(r1, 4), z=round(z, 1), moved=bool(daily and not same(Pb.iloc[at], Pl.iloc[at])))
+
+def _monthly_book(P:pd.DataFrame) -> bool:
+    """Whether the book `P` (daily rows) trades only on the first row of a month: 90% or more of the rows where it changes,
+    and at least 10 of them. A monthly table labelled at month starts is known, for the look-ahead run, from the next
+    month's first day, the cut's; such a book rebalanced on that day from last month's numbers moves there rightly."""
+    x = np.nan_to_num(P.to_numpy(dtype=float))
+    ch = np.r_[False, (np.abs(np.diff(x, axis=0)) > 0).any(axis=1)]
+    per = P.index.year * 12 + P.index.month
+    first = np.r_[True, np.diff(per) != 0]
+    return ch.sum() >= 10 and (ch & first).sum() >= 0.9 * ch.sum()
 
 def _trade_z(P, R) -> float:
     """How strongly the positions' changes move with the same day's returns, as a z-score: the correlation of the non-zero
@@ -1652,6 +1734,19 @@ def _knob_ref(n:str) -> str:
         return re.escape(b) + r'\[\s*["\']' + re.escape(ast.literal_eval(key[:-1])) + r'["\']\s*\]'
     return r'[\w.]*\.' + re.escape(n.split('.', 1)[1]) if '.' in n else re.escape(n)
 
+_SPREAD = re.compile(r'spread|round|(?<![a-z])rt(?![a-z])', re.I)  # an input that half of is the cost of one trade
+
+def _thin(fit:dict, line:str, factor:float=1.5, lenient:float=6.) -> tuple|None:
+    """(input, value, unit, ratio) when the cost charges under 1/`factor` of the smallest reading of every stated cost input
+    per unit the earning book trades (`fit['rate']`, `_rate`), `line` being where it is charged; else None. An input named
+    a spread or a round trip is judged at 1/`lenient`: half of it per trade, on one-way turnover, is a convention. A
+    reading above 5% of notional is no rate (a running total of costs paid, `state['costs']`, is scaled to zero too)."""
+    r, st = fit.get('rate'), fit.get('stated') or {}
+    rd = [(n, v, u) for n, v in st.items() if (u := _unit(n, v, line)) * v <= 0.05]
+    if not r or r <= 0 or not rd: return None
+    n, v, u = min(rd, key=lambda x: x[1] * x[2])
+    return (n, v, u, v * u / r) if v * u > (lenient if _SPREAD.search(n) else factor) * r else None
+
 def _repicked(base, other) -> bool:
     """Whether a value picked from a grid (`best_k = grid['IR'].idxmax()`) differs between two runs: a cost scaled to zero
     can change which lookback wins, and the P&L of the two runs then differs by more than the cost."""
@@ -1661,13 +1756,8 @@ def _repicked(base, other) -> bool:
     kb, ko = base.get('picks') or {}, other.get('picks') or {}  # a whole number picked from a grid held at run time
     return any(k in ko and ko[k] != v for k, v in kb.items())
 
-def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
-    """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
-    the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
-    frame's turnover (R^2 < `r2_min`, a note)."""
-    r = res.get('nocost')
-    if not r or r.get('error') or not r.get('fit') or not r['fit'].get('pairs'): return []
-    fit = r['fit']
+def _charged_at(cells:dict, knobs:dict) -> tuple:
+    "((cell, input), line): the last cell that does arithmetic with a cost input, and the line where it does."
     c0, name, _, dl = knobs['cost'][0]
     names = [n for _, n, _, _ in knobs['cost']]
     arith = lambda n: re.compile(rf'([*/+\-]|mul\(|div\()\s*{_knob_ref(n)}(?!\w)|(?<![\w.]){_knob_ref(n)}\s*[*/+\-]')
@@ -1675,6 +1765,16 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
     uses = [(i, n) for i, src in sorted(cells.items()) for n in names if i >= c0 and charged(src, n)]
     use = uses[-1] if uses else (c0, name)
     q = next((l for l in cells[use[0]].splitlines() if arith(use[1]).search(l) and 'print(' not in l), None) or _line(cells, use[0], name=use[1])
+    return use, q
+
+def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
+    """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
+    the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
+    frame's turnover (R^2 < `r2_min`, a note)."""
+    r = res.get('nocost')
+    if not r or r.get('error') or not r.get('fit') or not r['fit'].get('pairs'): return []
+    fit = r['fit']
+    use, q = _charged_at(cells, knobs)
     if not fit.get('moved'):
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'setting the cost inputs ({", ".join(n for _, n, _, _ in knobs["cost"])}) to zero leaves every reported return series unchanged')]
@@ -1711,6 +1811,12 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
                         message=f'the returns are earned on the book {e}, which is {fit["frame"]} scaled by a factor that changes '
                                 f'from date to date, but the cost paid follows the trading of {fit["frame"]} alone (R^2 '
                                 f'{fit["r2"]:.3f}; on the trading of {e}, {r2e:.2f}): the scaled trades are not paid for')]
+    if (th := _thin(fit, q)) is not None:
+        n, v, u, ratio = th
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the cost paid is {fit["rate"] * 1e4:.3g} bp per unit that the book {e} trades, {ratio:.0f} times less '
+                                f'than the stated {n} = {v:g} read as {"a fraction" if u == 1 else "percent" if u == 1e-2 else "basis points"}: '
+                                'most of the trading is not paid for')]
     if e is not None and r2e is not None and r2e < r2_book and fit.get('r2', 0) < 0.9:  # the book is seen, and its trading is not what is paid for
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the trading of the book that earns the returns ({e}): the cost '
