@@ -323,8 +323,9 @@ def _col_dates(df, r):
     if not isinstance(r, pd.Series) or r.dtype.kind != 'f' or len(r) < 20 or isinstance(r.index, pd.DatetimeIndex) or df.shape[1] > 50: return
     j = next((j for j, t in enumerate(df.dtypes) if t.kind == 'M'), None)
     if j is None: return
-    d = pd.DatetimeIndex(df.iloc[:, j].to_numpy())
-    if not (d.is_unique and d.is_monotonic_increasing): return
+    try: d = pd.DatetimeIndex(df.iloc[:, j].to_numpy())  # a probe never raises into the notebook (mixed time zones)
+    except Exception: return
+    if len(d) != len(r) or not (d.is_unique and d.is_monotonic_increasing): return
     if len(_S.coldates) > 2000: _S.coldates.clear()  # a loop over many reports: keep memory bounded
     _S.coldates[id(r)] = (r, d)
 
@@ -1769,8 +1770,8 @@ def _charged_at(cells:dict, knobs:dict) -> tuple:
 
 def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
-    the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, or that follow no dated
-    frame's turnover (R^2 < `r2_min`, a note)."""
+    the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, that charge less per unit
+    traded than the stated rate (`_thin`), or that follow no dated frame's turnover (R^2 < `r2_min`, a note)."""
     r = res.get('nocost')
     if not r or r.get('error') or not r.get('fit') or not r['fit'].get('pairs'): return []
     fit = r['fit']
@@ -1814,9 +1815,9 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
     if (th := _thin(fit, q)) is not None:
         n, v, u, ratio = th
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
-                        message=f'the cost paid is {fit["rate"] * 1e4:.3g} bp per unit that the book {e} trades, {ratio:.0f} times less '
-                                f'than the stated {n} = {v:g} read as {"a fraction" if u == 1 else "percent" if u == 1e-2 else "basis points"}: '
-                                'most of the trading is not paid for')]
+                        message=f'the cost paid is {fit["rate"] * 1e4:.3g} bp per unit that the book {e} trades, 1/{ratio:.3g} of '
+                                f'the stated {n} = {v:g} read as {"a fraction" if u == 1 else "percent" if u == 1e-2 else "basis points"} '
+                                '(its smallest reading): the rest of the trading cost is not paid for')]
     if e is not None and r2e is not None and r2e < r2_book and fit.get('r2', 0) < 0.9:  # the book is seen, and its trading is not what is paid for
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the trading of the book that earns the returns ({e}): the cost '
