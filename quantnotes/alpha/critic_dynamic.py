@@ -122,6 +122,7 @@ class _State:
         self.cell, self.ns, self.picked, self.dvec = None, {}, {}, {}
         self.returned = {}  # '<Class.method>': the last dated frame a function of the notebook returned
         self.coldates = {}  # id of a column read from a frame with a date column: (the column, its dates), see `_col_dates`
+        self.pstds = []  # reported series indexed by periods (`pd.Period`s), dated at each period's last day: for the sample check only
         self.rng = np.random.default_rng(20261130)
 
 _S = None  # the state of the run in progress (None outside a run: the probes then do nothing)
@@ -201,8 +202,8 @@ def _perturb_array(data, index):
     return data
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #7a1d5b3c
-def _record_std(x, cell, line):
-    "Record `x` as a reported series: its dates, and the mean and standard deviation of its numbers."
+def _record_std(x, cell, line, period:bool=False):
+    "Record `x` as a reported series: its dates, and the mean and standard deviation of its numbers (in `pstds` if `period`)."
     if isinstance(x, pd.DataFrame):
         num = x.select_dtypes('number')
         if num.shape[1] == 0: return
@@ -211,9 +212,9 @@ def _record_std(x, cell, line):
     else:
         if x.dtype.kind not in 'fiu': return
         v = x.to_numpy(dtype=float); ok = np.isfinite(v); vals = v[ok]
-    _keep(x.index[ok], vals, isinstance(x, pd.DataFrame), cell, line)
+    _keep(x.index[ok], vals, isinstance(x, pd.DataFrame), cell, line, period)
 
-def _keep(d, vals, frame:bool, cell, line):
+def _keep(d, vals, frame:bool, cell, line, period:bool=False):
     "Append a reported series: its dates `d` (rows with a number), and the mean and sd of `vals` (None for a frame)."
     if len(d) < 20: return
     rec = dict(cell=_S.cell, line=line if cell == _S.cell else None, n=int(len(d)), first=str(d[0].date()), last=str(d[-1].date()),
@@ -221,7 +222,7 @@ def _keep(d, vals, frame:bool, cell, line):
     if vals is not None and len(vals) > 2 and np.std(vals) > 0:
         rec['mean'], rec['sd'] = float(np.mean(vals)), float(np.std(vals, ddof=1))
         rec['vals'] = vals.tolist() if _S.mode.get('keep_values') and len(vals) < 20000 else None
-    _S.stds.append(rec)
+    (_S.pstds if period else _S.stds).append(rec)
 
 def _in_groupby() -> bool:
     "Whether pandas' groupby machinery called the code taking this std (a lambda applied once per bucket)."
@@ -268,6 +269,9 @@ def _probe_std(std):
                     and hit[0] is self and not _in_summary():  # a column of a report dated by its date column
                 v = self.to_numpy(dtype=float); ok = np.isfinite(v)
                 _keep(hit[1][ok], v[ok], False, cell, line)
+            elif _S is not None and cell is not None and ax in (0, 'index', None) and isinstance(self, (pd.Series, pd.DataFrame)) and \
+                    isinstance(self.index, pd.PeriodIndex) and len(self) >= 20 and not wide and not _in_summary():  # `to_period('M')` books
+                _record_std(self.set_axis(self.index.to_timestamp(how='end').normalize()), cell, line, period=True)
         except Exception: pass
         return r
     return f
@@ -730,8 +734,10 @@ def run(spec, mode):
     out['final'] = {k: v for k, v in out['final'].items() if v is not None}
     t0c = pd.Timestamp(spec['start']) - pd.Timedelta(days=400)
     out['calendars'] = {k: _days(c[c >= t0c]) for k, v in ns.items() if not k.startswith('_') and (c := _calendar(v)) is not None and len(c) < 40000}
-    out['live'] = {k: _live(v) for k, v in dated.items() if len(v) < 40000}
-    out['stds'] = _S.stds
+    per = {k: v.set_axis(v.index.to_timestamp(how='end').normalize()) for k, v in ns.items() if not k.startswith('_')
+           and isinstance(v, (pd.Series, pd.DataFrame)) and isinstance(v.index, pd.PeriodIndex) and len(v) >= 3}  # `to_period('M')` data
+    out['live'] = {k: _live(v) for k, v in {**dated, **per}.items() if len(v) < 40000}
+    out['stds'], out['pstds'] = _S.stds, _S.pstds
     out['picks'] = _picks(ns)
     out['events'] = _S.events
     out['seconds'] = round(time.perf_counter() - t0, 3)
@@ -780,23 +786,28 @@ def _cost_fit(base, nocost, ns, knobs, oos):
         part = _sides(d, a, ns[pos]); part = part and dict(part, position=pos)
     fe = _fit_one(d, a, {pos: ns[pos]}, weights) if pos is not None and np.abs(d).sum() > 0 else None
     r2e = fe[0] if fe is not None and fe[1] is not None else None  # None: the book could not be fitted at all
+    ret = _returns_of(ns[pos], g['vals'], a['days'], ns) if pos is not None and r2 > 0.999 else None  # what the book earns on
+    if r2e is not None and ret is not None and r2e < 0.99: r2e = max(r2e, _drift_r2(d, a['days'], ns[pos], *ret[:2]))  # drifting holdings
     leg = _leg(kept, pos, k) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     scaled = r2 > 0.999 and pos is not None and k not in (None, pos) and _scaled(kept, pos, k)
-    under = _under(kept, pos, k, a['days'], d) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
+    under = _under(kept, pos, k, a['days'], d, ret) if r2 > 0.999 and pos is not None and k not in (None, pos) else None
     rate = _rate(d, a, g['vals'], ns[pos], ns) if pos is not None and r2 > 0.999 and np.abs(d).sum() > 0 else None  # per unit traded
+    mean_rate = _mean_rate(d, a['days'], ns[pos], ret) if ret is not None and k != pos else None  # on average, when the cost follows another frame
     stated = {n: v for _, n, _ in knobs if (v := _knob_value(ns, n)) is not None}
     if under and _paid_in_full(kept, pos, a['days'], d, [ns.get(n) for _, n, _ in knobs]): under = None  # the book's own trading, at the stated rate
     return dict(pairs=len(pairs), moved=len(moved), r2=r2, frame=k, ignored=weak, partial=part, cell=a['cell'], line=a['line'],
                 earner=pos, r2_earner=r2e, credit=None if _active(d, [m[0] for m in moved]) else _credit(d, a, g), leg=leg, scaled=scaled, under=under,
-                rate=rate, stated=stated)
+                rate=rate, mean_rate=mean_rate, stated=stated)
 
-def _under(ns, book, paid, days, d=None) -> float|None:
+def _under(ns, book, paid, days, d=None, drift=None) -> float|None:
     """How many times as much the `book` that earns the returns trades as the frame `paid` whose trading the cost follows
     exactly, over the days of the reported series, when both are positions in the same assets (as many columns, the book
     persistent: not a frame of returns) and the book trades over 1.5 times as much; else None. A cost taken from a stale
     or slower book (the last book of a loop over speeds, charged to their blend) is paid on too little trading. `paid`
     may also be one exposure series charged for a book of several names (`cost * expo.diff().abs()` while the names are
-    re-ranked under it), when the cost paid `d` follows that series' changes (R^2 0.99)."""
+    re-ranked under it), when the cost paid `d` follows that series' changes (R^2 0.99). With `drift` (the returns the
+    book earns and its lag, `_returns_of`), the book's trading is the lesser of its changes and its trades net of drift
+    (`_drift_trades`): holdings that grow with prices between rebalances are not traded."""
     B, X = ns.get(book), ns.get(paid)
     if not isinstance(B, pd.DataFrame): return None
     B = B.select_dtypes('number')
@@ -813,6 +824,7 @@ def _under(ns, book, paid, days, d=None) -> float|None:
     lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
     t = lambda F: float(np.nansum(np.abs(np.diff(F.loc[lo:hi].to_numpy(dtype=float), axis=0))))
     tb, tx = t(B), t(X)
+    if drift is not None: tb = min(tb, float(np.nansum(np.abs(_drift_trades(B, *drift[:2]).loc[lo:hi].to_numpy(dtype=float)[1:]))))
     return round(tb / tx, 2) if tx > 0 and tb > 1.5 * tx else None
 
 def _paid_in_full(ns, book, days, d, rates) -> bool:
@@ -1016,8 +1028,56 @@ def harness_main(spec:dict) -> dict:
                                                               dict(spec['modes'])['lookahead']['perturb_after'])
             except Exception as e: results['lookahead']['same_bar_error'] = f'{type(e).__name__}: {str(e)[:200]}'  # kept, not raised: one check
     for out in results.values():
-        for r in out.get('stds', []): r.pop('vals', None)
+        for r in out.get('stds', []) + out.get('pstds', []): r.pop('vals', None)
     return results
+
+# %% ../../nbs/14a_critic_dynamic.ipynb #8fc6c131
+def _returns_of(P:pd.DataFrame, g, days, ns:dict) -> tuple|None:
+    """The frame of returns `R` (on P's dates) that the book `P` earns the gross returns `g` on (`days`), the lag of P in
+    that product (1: held a row before the return; 0: the same row) and the slope of `g` on the P&L, when the fit has R^2
+    above 0.99; else None."""
+    dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    best, out = 0.99, None
+    for k, R in ns.items():
+        if k.startswith('_') or not isinstance(R, pd.DataFrame) or not _dated(R) or R is P: continue
+        R = R.select_dtypes('number')
+        if R.index.has_duplicates or (R := _on(R, P)) is None: continue
+        for lag in (1, 0):
+            s = pd.Series(np.nansum(P.shift(lag).to_numpy(dtype=float) * R.to_numpy(dtype=float), axis=1), index=P.index)
+            r2, b = _r2(s.reindex(dd).to_numpy(dtype=float)[:, None], np.asarray(g, dtype=float))
+            if b is not None and r2 > best: best, out = r2, (R, lag, float(b[0]))
+    return out
+
+def _drift_trades(P:pd.DataFrame, R:pd.DataFrame, lag:int) -> pd.DataFrame:
+    """The trades of a book `P` whose holdings drift with the returns `R` it earns (lag as `_returns_of` gives it): each row
+    less the row before grown by the return that row earned. A book of drifting holdings rebalanced once a month changes
+    every day, yet trades only at the month-end."""
+    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    earned = R.shift(-1) if lag == 1 else R  # the return each row's holdings earn
+    return P - P.shift(1) * (1 + earned.shift(1).fillna(0))
+
+def _drift_r2(d, days, P, R, lag) -> float:
+    """R^2 of the cost paid `d` on the absolute trades of the drifting book `P` (`_drift_trades`), lagged -1, 0 or 1 (a trade
+    made at day t's close shows in the holdings of day t + 1)."""
+    dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+    t = _drift_trades(P, R, lag).abs().sum(axis=1, min_count=1)
+    return max(_r2(t.shift(k).reindex(dd).to_numpy(dtype=float)[:, None], np.asarray(d, dtype=float))[0] for k in (-1, 0, 1))
+
+def _mean_rate(d, days, P, ret) -> float|None:
+    """What the cost `d` charges on average per unit the book `P` trades over `days`, in the units of the returns it earns
+    (`ret`, from `_returns_of`): the cost paid over the period, over the lesser of the book's changes and its trades net of
+    drift, over the slope of the returns on the book's P&L. None unless the book is persistent (positions, not returns) and
+    kept at the frequency of `days`."""
+    dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
+    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    R, lag, beta = ret
+    inside = P.index[(P.index >= dd[0]) & (P.index <= dd[-1])]
+    if beta <= 0 or _persistence(P) < 0.5 or len(inside) == 0 or inside.isin(dd).mean() < 0.9: return None
+    traded = min(float(np.nansum(t.reindex(dd).to_numpy(dtype=float))) for t in
+                 (P.diff().abs().sum(axis=1), _drift_trades(P, R, lag).abs().sum(axis=1)))
+    paid = float(np.nansum(np.asarray(d, dtype=float)))
+    return paid / traded / beta if traded > 0 and paid > 0 else None
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #7bc39aa6
 def _knob_value(ns:dict, name:str) -> float|None:
@@ -1045,17 +1105,8 @@ def _rate(d, a, g, P, ns) -> float|None:
     fits = [_r2(t.shift(k).reindex(days).to_numpy(dtype=float)[:, None], np.asarray(d, dtype=float)) for k in (0, 1)]
     r2, b = max(fits, key=lambda f: f[0])
     if r2 < 0.999 or b is None: return None
-    best = (0.99, None)
-    for k, R in ns.items():
-        if k.startswith('_') or not isinstance(R, pd.DataFrame) or not _dated(R) or R is P: continue
-        R = R.select_dtypes('number')
-        if R.index.has_duplicates or (R := _on(R, P)) is None: continue
-        for lag in (1, 0):
-            s = pd.Series(np.nansum(P.shift(lag).to_numpy(dtype=float) * R.to_numpy(dtype=float), axis=1), index=P.index)
-            f = _r2(s.reindex(days).to_numpy(dtype=float)[:, None], np.asarray(g, dtype=float))
-            if f[1] is not None and f[0] > best[0]: best = f
-    beta = best[1]
-    return None if beta is None or beta[0] <= 0 else float(b[0] / beta[0])
+    ret = _returns_of(P, g, a['days'], ns)
+    return None if ret is None or ret[2] <= 0 else float(b[0] / ret[2])
 
 def _unit(name:str, v:float, line:str='') -> float:
     """The smallest fraction of notional that the cost input `name = v` can mean: 1e-4 when its name or the `line` that
@@ -1449,8 +1500,9 @@ def _at_exclusion(d:int, # a series' first or last day (days since 1970-01-01)
 def _warm_before(live:dict, s0:int, month:int=35) -> bool:
     """Whether every series the notebook made from the data with a warm-up (its first number later than its first date:
     positions, signals, P&L) already held a number more than a month before the sample starts. The lookbacks were
-    then filled before the sample, and a late start cannot be theirs."""
-    made = [v[1] for v in live.values() if v and v[1] > v[0] + 10]
+    then filled before the sample, and a late start cannot be theirs. Series that begin more than a month after the sample
+    starts (the reported P&L, its drawdown: zero until the first loss) are what is judged, not what filled the lookbacks."""
+    made = [v[1] for v in live.values() if v and v[1] > v[0] + 10 and v[0] <= s0 + month]
     return bool(made) and max(made) < s0 - month
 
 # %% ../../nbs/14a_critic_dynamic.ipynb #60a7c47a
@@ -1601,7 +1653,7 @@ def sample_findings(res, cells, sample, warm_days:int=0) -> list:
     trades = [(day(pd.Timestamp(t)), sl) for t, sl in stated_first_trades(sample.description or '', s0.date(), o.date())]  # `positions start in early 2008`
     written = [(day(pd.Timestamp(lo)), day(pd.Timestamp(hi)))  # a stated exclusion's dates or months (not the sample's own)
                for lo, hi in stated_ranges(sample.description or '', [t.date() for t in (s0, s1, o)])]
-    for rec in _folds(_partitions(_halves(base.get('stds', []), day(o)), base.get('calendars', {}))):
+    for rec in _folds(_partitions(_halves(base.get('stds', []) + base.get('pstds', []), day(o)), base.get('calendars', {}))):
         if not rec.get('days') or _data_cell(cells.get(rec['cell'])): continue
         days = np.asarray(rec['days'])
         step = float(np.median(np.diff(days))) if len(days) > 2 else 1.
@@ -1771,7 +1823,7 @@ def _charged_at(cells:dict, knobs:dict) -> tuple:
 def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> list:
     """Costs that do not reach the headline returns, that skip assets or a side of the book, that do not follow the trading of
     the book that earns the returns (R^2 < `r2_book` on its trading), that are a credit on some days, that charge less per unit
-    traded than the stated rate (`_thin`), or that follow no dated frame's turnover (R^2 < `r2_min`, a note)."""
+    traded than the stated rate (`_thin`; on average, `_mean_rate`, when the cost follows another frame exactly), or that follow no dated frame's turnover (R^2 < `r2_min`, a note)."""
     r = res.get('nocost')
     if not r or r.get('error') or not r.get('fit') or not r['fit'].get('pairs'): return []
     fit = r['fit']
@@ -1818,6 +1870,13 @@ def cost_findings(res, cells, knobs, r2_min=0.5, r2_book=0.8, universe=None) -> 
                         message=f'the cost paid is {fit["rate"] * 1e4:.3g} bp per unit that the book {e} trades, 1/{ratio:.3g} of '
                                 f'the stated {n} = {v:g} read as {"a fraction" if u == 1 else "percent" if u == 1e-2 else "basis points"} '
                                 '(its smallest reading): the rest of the trading cost is not paid for')]
+    if e is not None and r2e is not None and r2e < r2_book and fit.get('frame') != e and fit.get('mean_rate') and \
+            (th := _thin(fit | dict(rate=fit['mean_rate']), q)) is not None:  # exact on another frame, and too little of it
+        n, v, u, ratio = th
+        return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
+                        message=f'the cost paid follows the trading of {fit["frame"]} exactly (R^2 {fit["r2"]:.3f}), not that of the '
+                                f'book {e} that earns the returns (R^2 {r2e:.2f}), and over the period it comes to {fit["mean_rate"] * 1e4:.3g} '
+                                f'bp per unit {e} trades, 1/{ratio:.3g} of the stated {n} = {v:g}: the rest of its trading is not paid for')]
     if e is not None and r2e is not None and r2e < r2_book and fit.get('r2', 0) < 0.9:  # the book is seen, and its trading is not what is paid for
         return [Finding(defect_class='cost_omission', severity=1, cell=use[0], quote=q,
                         message=f'the cost charged does not follow the trading of the book that earns the returns ({e}): the cost '
