@@ -59,6 +59,12 @@ def _days(idx):
 def _dated(x):
     return isinstance(x, (pd.Series, pd.DataFrame)) and isinstance(x.index, pd.DatetimeIndex) and len(x) > 0
 
+def _nums(x:pd.DataFrame) -> pd.DataFrame:
+    """The numeric columns of `x`, as float64 with NaN for missing when any has a nullable dtype (`Float64`, `Int64`:
+    `pd.NA` cannot be made a float, and `convert_dtypes()` frames broke the cost fit of the thirty-eighth corpus)."""
+    y = x.select_dtypes('number')
+    return y.astype('float64') if any(isinstance(t, pd.api.extensions.ExtensionDtype) for t in y.dtypes) else y
+
 # %% ../../nbs/14a_critic_dynamic.ipynb #329e97f9
 def _period_months(idx) -> int:
     "Months per row of a date index labelled at period starts (1 monthly, 3 quarterly, 12 yearly), else 0."
@@ -81,7 +87,7 @@ def _known(idx):
 def _span(x):
     "[rows with a number, first day, last day] of a dated object."
     try:
-        a = (x.to_frame() if isinstance(x, pd.Series) else x).select_dtypes('number').to_numpy(dtype=float)
+        a = (x.to_frame() if isinstance(x, pd.Series) else x).pipe(_nums).to_numpy(dtype=float)
         ok = np.isfinite(a).any(axis=1) if a.shape[1] else np.zeros(len(x), bool)
         d = x.index[ok]
         return [int(ok.sum()), str(d[0].date()), str(d[-1].date())] if ok.any() else None
@@ -104,7 +110,7 @@ def _digest(x, before):
     try:
         y = x.loc[_known(x.index) < before] if before is not None else x  # rows known before the cut
         if isinstance(y, pd.Series): y = y.to_frame()
-        y = y.select_dtypes('number')
+        y = y.pipe(_nums)
         if y.shape[0] == 0 or y.shape[1] == 0: return None
         a = y.to_numpy(dtype=float)
         ok = np.isfinite(a) & (a != 0)
@@ -205,13 +211,13 @@ def _perturb_array(data, index):
 def _record_std(x, cell, line, period:bool=False):
     "Record `x` as a reported series: its dates, and the mean and standard deviation of its numbers (in `pstds` if `period`)."
     if isinstance(x, pd.DataFrame):
-        num = x.select_dtypes('number')
+        num = x.pipe(_nums)
         if num.shape[1] == 0: return
         ok = np.isfinite(num.to_numpy(dtype=float)).any(axis=1)
         vals = None
     else:
         if x.dtype.kind not in 'fiu': return
-        v = x.to_numpy(dtype=float); ok = np.isfinite(v); vals = v[ok]
+        v = x.to_numpy(dtype=float, na_value=np.nan); ok = np.isfinite(v); vals = v[ok]
     _keep(x.index[ok], vals, isinstance(x, pd.DataFrame), cell, line, period)
 
 def _keep(d, vals, frame:bool, cell, line, period:bool=False):
@@ -628,7 +634,7 @@ def _picks(ns:dict) -> dict:
 def _live(x):
     "[first day, first day holding a non-zero number] of a dated series or frame: where its P&L (or position) starts."
     try:
-        v = x.select_dtypes('number') if isinstance(x, pd.DataFrame) else x
+        v = x.pipe(_nums) if isinstance(x, pd.DataFrame) else x
         if isinstance(v, pd.Series) and v.dtype.kind not in 'fiu' or v.shape[-1] == 0: return None
         a = v.to_numpy(dtype=float); ok = np.isfinite(a) & (a != 0)
         if a.ndim == 2: ok = ok.any(axis=1)
@@ -810,7 +816,7 @@ def _under(ns, book, paid, days, d=None, drift=None) -> float|None:
     (`_drift_trades`): holdings that grow with prices between rebalances are not traded."""
     B, X = ns.get(book), ns.get(paid)
     if not isinstance(B, pd.DataFrame): return None
-    B = B.select_dtypes('number')
+    B = B.pipe(_nums)
     if isinstance(X, pd.Series) and d is not None and B.shape[1] >= 2:
         x = X[~X.index.duplicated()].astype(float); dx = x.diff().abs()
         ix = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
@@ -818,7 +824,7 @@ def _under(ns, book, paid, days, d=None, drift=None) -> float|None:
         X = x.to_frame()
     elif not isinstance(X, pd.DataFrame): return None
     else:
-        X = X.select_dtypes('number')
+        X = X.pipe(_nums)
         if B.shape[1] != X.shape[1]: return None
     if B.shape[1] < 2 or _persistence(B) < 0.5: return None
     lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
@@ -834,7 +840,7 @@ def _paid_in_full(ns, book, days, d, rates) -> bool:
     B = ns.get(book)
     if not isinstance(B, pd.DataFrame): return False
     lo, hi = (pd.Timestamp(np.datetime64(int(x), 'D')) for x in (days[0], days[-1]))
-    tb = float(np.nansum(np.abs(np.diff(B.select_dtypes('number').loc[lo:hi].to_numpy(dtype=float), axis=0))))
+    tb = float(np.nansum(np.abs(np.diff(B.pipe(_nums).loc[lo:hi].to_numpy(dtype=float), axis=0))))
     paid = float(np.nansum(np.abs(np.asarray(d, dtype=float))))
     cs = [c for c in rates if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0]
     return tb > 0 and any(0.9 <= paid / (c * s * tb) <= 1.1 for c in cs for s in (1, 1e-2, 1e-4))
@@ -843,15 +849,15 @@ def _leg(ns, book, paid):
     """The other leg, when the frame `paid` that the cost follows exactly is one leg of the `book` that earns the returns:
     a frame `Y` of `ns` with `book = paid + Y` or `book = paid - Y` (NaN read as 0) whose turnover is at least a tenth of the
     book's. Else None."""
-    B, X = ns[book].select_dtypes('number'), ns[paid]
-    X = X.to_frame() if isinstance(X, pd.Series) else X.select_dtypes('number')
+    B, X = ns[book].pipe(_nums), ns[paid]
+    X = X.to_frame() if isinstance(X, pd.Series) else X.pipe(_nums)
     if X.shape != B.shape or not X.index.equals(B.index): return None
     b, x = B.to_numpy(dtype=float), X.to_numpy(dtype=float)
     b, x = np.nan_to_num(b), np.nan_to_num(x)
     tb = np.abs(np.diff(b, axis=0)).sum()
     for name, Y in ns.items():
         if name in (book, paid) or not isinstance(Y, pd.DataFrame) or Y.shape != B.shape or not Y.index.equals(B.index): continue
-        y = np.nan_to_num(Y.select_dtypes('number').to_numpy(dtype=float)) if Y.select_dtypes('number').shape == B.shape else None
+        y = np.nan_to_num(Y.pipe(_nums).to_numpy(dtype=float)) if Y.pipe(_nums).shape == B.shape else None
         if y is None or np.abs(np.diff(y, axis=0)).sum() < 0.1 * tb: continue
         if np.allclose(b, x + y, atol=1e-12) or np.allclose(b, x - y, atol=1e-12): return name
     return None
@@ -863,7 +869,7 @@ def _scaled(ns, book, paid) -> bool:
     the scaled book trades more (and on days the unit weights do not move at all)."""
     B, X = ns[book], ns[paid]
     if not isinstance(B, pd.DataFrame) or not isinstance(X, pd.DataFrame): return False
-    B, X = B.select_dtypes('number'), X.select_dtypes('number')
+    B, X = B.pipe(_nums), X.pipe(_nums)
     if X.shape != B.shape or not X.index.equals(B.index) or len(B) < 20: return False
     b = np.nan_to_num(B.to_numpy(dtype=float))
     for lag in (0, 1):
@@ -904,7 +910,7 @@ def _sides(d, a, P):
     `max(P, 0)` and of the short side `max(-P, 0)` (lagged 0 or 1 rows) with R^2 above 0.99, one coefficient under a
     tenth of the other while that side makes at least 10% of the trading (else None)."""
     days = pd.DatetimeIndex(np.asarray(a['days']).astype('datetime64[D]'))
-    x = P.select_dtypes('number'); x = x[~x.index.duplicated()]
+    x = P.pipe(_nums); x = x[~x.index.duplicated()]
     up, dn = x.clip(lower=0).diff().abs().sum(axis=1), (-x).clip(lower=0).diff().abs().sum(axis=1)
     best = None
     for lag in (0, 1):
@@ -924,7 +930,7 @@ def _earner(g, days, ns):
     frames of that product, the positions are the one lagged a row when the lag is what fits; else the persistent one
     (the higher mean lag-1 autocorrelation): returns are not."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
-    fr = {k: v.select_dtypes('number') for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
+    fr = {k: v.pipe(_nums) for k, v in ns.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
     fr = _books(fr, g, dd)
     best, who, lagged = 0.99, None, False
     for a, A in fr.items():
@@ -975,7 +981,7 @@ def _fit_one(d, a, ns, weights):
     for k, v in ns.items():
         if k.startswith('_') or not _dated(v): continue
         x = v.to_frame() if isinstance(v, pd.Series) else v
-        x = x.select_dtypes('number')
+        x = x.pipe(_nums)
         if x.shape[1] == 0 or x.shape[1] > 500: continue  # as wide as a book can be (`_books`)
         x = x[~x.index.duplicated()]
         dx = x.diff().abs()
@@ -1016,7 +1022,8 @@ def harness_main(spec:dict) -> dict:
         if name == 'base': base_ns = ns
         if name == 'lookahead' and not out.get('error'): la_ns = ns
         if name == 'nocost' and not out.get('error') and base_ns is not None:
-            out['fit'] = _cost_fit(results['base'], out, base_ns, mode.get('scale', []), oos)
+            try: out['fit'] = _cost_fit(results['base'], out, base_ns, mode.get('scale', []), oos)
+            except Exception as e: out['fit'] = dict(pairs=0, error=f'{type(e).__name__}: {str(e)[:200]}')  # kept, not raised: one check
         if name != 'base': out.pop('events', None); out.pop('calendars', None); out.pop('live', None)
         results[name] = out
         if name == 'base' and out.get('error'): break
@@ -1037,11 +1044,11 @@ def _returns_of(P:pd.DataFrame, g, days, ns:dict) -> tuple|None:
     that product (1: held a row before the return; 0: the same row) and the slope of `g` on the P&L, when the fit has R^2
     above 0.99; else None."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
-    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    P = P.pipe(_nums); P = P[~P.index.duplicated()]
     best, out = 0.99, None
     for k, R in ns.items():
         if k.startswith('_') or not isinstance(R, pd.DataFrame) or not _dated(R) or R is P: continue
-        R = R.select_dtypes('number')
+        R = R.pipe(_nums)
         if R.index.has_duplicates or (R := _on(R, P)) is None: continue
         for lag in (1, 0):
             s = pd.Series(np.nansum(P.shift(lag).to_numpy(dtype=float) * R.to_numpy(dtype=float), axis=1), index=P.index)
@@ -1053,7 +1060,7 @@ def _drift_trades(P:pd.DataFrame, R:pd.DataFrame, lag:int) -> pd.DataFrame:
     """The trades of a book `P` whose holdings drift with the returns `R` it earns (lag as `_returns_of` gives it): each row
     less the row before grown by the return that row earned. A book of drifting holdings rebalanced once a month changes
     every day, yet trades only at the month-end."""
-    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    P = P.pipe(_nums); P = P[~P.index.duplicated()]
     earned = R.shift(-1) if lag == 1 else R  # the return each row's holdings earn
     return P - P.shift(1) * (1 + earned.shift(1).fillna(0))
 
@@ -1070,7 +1077,7 @@ def _mean_rate(d, days, P, ret) -> float|None:
     drift, over the slope of the returns on the book's P&L. None unless the book is persistent (positions, not returns) and
     kept at the frequency of `days`."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
-    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    P = P.pipe(_nums); P = P[~P.index.duplicated()]
     R, lag, beta = ret
     inside = P.index[(P.index >= dd[0]) & (P.index <= dd[-1])]
     if beta <= 0 or _persistence(P) < 0.5 or len(inside) == 0 or inside.isin(dd).mean() < 0.9: return None
@@ -1100,7 +1107,7 @@ def _rate(d, a, g, P, ns) -> float|None:
     slope of `d` on P's turnover (lag 0 or 1, R^2 above 0.999) over the slope of `g` on P's P&L against a frame of returns
     of `ns` (lag 1 or 0, R^2 above 0.99). None when either fit is not that close."""
     days = pd.DatetimeIndex(np.asarray(a['days']).astype('datetime64[D]'))
-    P = P.select_dtypes('number'); P = P[~P.index.duplicated()]
+    P = P.pipe(_nums); P = P[~P.index.duplicated()]
     t = P.diff().abs().sum(axis=1)
     fits = [_r2(t.shift(k).reindex(days).to_numpy(dtype=float)[:, None], np.asarray(d, dtype=float)) for k in (0, 1)]
     r2, b = max(fits, key=lambda f: f[0])
@@ -1123,7 +1130,7 @@ def _with_returns(fr:dict) -> dict:
     out = dict(fr)
     for k, v in fr.items():
         if not isinstance(v, pd.DataFrame) or k.startswith(('returns of ', 'changes of ')): continue
-        x = v.select_dtypes('number'); a = x.to_numpy(dtype=float)
+        x = v.pipe(_nums); a = x.to_numpy(dtype=float)
         if a.size and np.isfinite(a).any() and (a[np.isfinite(a)] > 0).all() and _persistence(x) > 0.98:
             out[f'returns of {k}'], out[f'changes of {k}'] = x.pct_change(), x.diff()  # a book in units earns price changes
     return out
@@ -1133,7 +1140,7 @@ def _derived(ns:dict, n:str):
     k = n.removeprefix('returns of ').removeprefix('changes of ')
     v = ns.get(k)
     if not isinstance(v, pd.DataFrame): return None
-    v = v.select_dtypes('number')
+    v = v.pipe(_nums)
     return v.pct_change() if n.startswith('returns of ') else v.diff()
 
 def _held_before(fr:dict, R:str, skip:tuple, r0:float, fit) -> bool:
@@ -1151,7 +1158,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     lagged a row), where the positions' first row from `cut` on differs in the look-ahead run's `ns_l` and no row of the
     returns before `cut` does."""
     dd = pd.DatetimeIndex(np.asarray(days).astype('datetime64[D]'))
-    fr = {k: v.select_dtypes('number') for k, v in ns_b.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
+    fr = {k: v.pipe(_nums) for k, v in ns_b.items() if not k.startswith('_') and isinstance(v, pd.DataFrame) and _dated(v)}
     fr = _with_returns({k: v for k, v in _books(fr, g, dd).items() if len(v) >= 40})
     fit = lambda X, Y, idx: _r2(pd.Series(np.nansum(X * Y, axis=1), index=idx).reindex(dd).to_numpy()[:, None], g)[0]
     names, best = list(fr), None
@@ -1173,7 +1180,7 @@ def _same_bar(g, days, ns_b:dict, ns_l:dict, cut):
     Pl, Rl = look(P), look(R)
     if not (isinstance(Pl, pd.DataFrame) and isinstance(Rl, pd.DataFrame)): return None
     Pb, Rb, cut = fr[P], fr[R], pd.Timestamp(cut)
-    Pl, Rl = Pl.select_dtypes('number').reindex(Pb.index), Rl.select_dtypes('number').reindex(Rb.index)
+    Pl, Rl = Pl.pipe(_nums).reindex(Pb.index), Rl.pipe(_nums).reindex(Rb.index)
     if Pl.shape != Pb.shape or Rl.shape != Rb.shape: return None
     same = lambda x, y: np.allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float), rtol=1e-9, atol=1e-12, equal_nan=True)
     moves = lambda B, L: (i := int(B.index.searchsorted(cut))) < len(B) and not same(B.iloc[i], L.iloc[i])
