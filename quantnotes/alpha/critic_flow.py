@@ -916,11 +916,21 @@ def ev_BinOp(self:Analyser, n):
         return self.dict_merge(merge(a, b), [None, None], [a, b], [n.left, n.right])
     if isinstance(n.op, ast.Add) and (k := _first_date_plus(n.left, n.right)): self.wf_days.append(k)
     out = self.arith(n, type(n.op).__name__, a, b, n.left, n.right)
+    if isinstance(n.op, (ast.Mult, ast.Div)) and not out.colinfo:  # `cents[["gross", "net"]] / CAPITAL`: each column scaled, still itself
+        x = a if a.colinfo and _number(b, n.right) else b if b.colinfo and _number(a, n.left) and isinstance(n.op, ast.Mult) else None
+        if x is not None: out.colinfo, out.cols, out.rest = dict(x.colinfo), x.cols, x.rest
     if isinstance(n.op, (ast.Add, ast.Sub)) and _broadcast(n.left) and _broadcast(n.right):
         out.evwin = True  # `t[:, None] + lags[None, :]`: if these are row numbers, they are the rows of event windows
     return out
 
 # %% ../../nbs/14_critic.ipynb #d817cf89
+def _number(i:Info, node) -> bool:
+    """Whether `i` is a plain number written as a constant or a name bound to one (`CAPITAL_CENTS`, `100`): no dates,
+    columns or items. An expression (`np.sqrt(252)`) is left out: a frame of assets annualised that way and then
+    concatenated under field names would keep asset columns that look like features sharing a name."""
+    return isinstance(node, (ast.Name, ast.Constant)) and isinstance(i.const, (int, float)) and not isinstance(i.const, bool) \
+        and i.lead is None and not i.colinfo and i.items is None
+
 def _is_abs(n) -> bool:
     "`abs(x)`, `np.abs(x)`, `np.absolute(x)` or `x.abs()`."
     if not isinstance(n, ast.Call): return False
